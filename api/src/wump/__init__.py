@@ -1,0 +1,8 @@
+"""wump: Who's Using My Package?"""
+
+from importlib.metadata import PackageNotFoundError, version
+
+try:
+    __version__ = version("wump")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0.0.0"

@@ -1,0 +1,169 @@
+"""A small best-effort cache: Valkey/Redis when configured, in-process otherwise.
+
+Callers see one interface (`Cache`). Every backend error is logged and turned
+into a miss, so a cache outage slows requests down but never fails them.
+Keys are namespaced and versioned (`wump:v1:...`); bump `SCHEMA_VERSION` when
+the shape of cached values changes.
+"""
+
+import time
+from collections import OrderedDict
+from typing import Protocol, TypeVar
+
+import structlog
+from pydantic import BaseModel, ValidationError
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+log = structlog.get_logger(__name__)
+
+SCHEMA_VERSION = 1
+M = TypeVar("M", bound=BaseModel)
+
+
+class CacheBackend(Protocol):
+    async def get(self, key: str) -> bytes | None: ...
+    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
+    async def delete(self, key: str) -> None: ...
+    async def incr(self, key: str) -> int: ...
+    async def ping(self) -> None: ...
+    async def close(self) -> None: ...
+
+
+class MemoryBackend:
+    """A bounded LRU with per-entry expiry, for the embedded default."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._data: OrderedDict[str, tuple[float | None, bytes]] = OrderedDict()
+        self._max_entries = max_entries
+
+    async def get(self, key: str) -> bytes | None:
+        entry = self._data.get(key)
+        if entry is None:
+            return None
+        expires_at, value = entry
+        if expires_at is not None and expires_at <= time.monotonic():
+            del self._data[key]
+            return None
+        self._data.move_to_end(key)
+        return value
+
+    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        self._data[key] = (time.monotonic() + ttl_seconds, value)
+        self._data.move_to_end(key)
+        while len(self._data) > self._max_entries:
+            self._data.popitem(last=False)
+
+    async def delete(self, key: str) -> None:
+        self._data.pop(key, None)
+
+    async def incr(self, key: str) -> int:
+        current = await self.get(key)
+        value = int(current or 0) + 1
+        # Counters never expire: losing one would serve stale entries.
+        self._data[key] = (None, str(value).encode())
+        return value
+
+    async def ping(self) -> None:
+        return None
+
+    async def close(self) -> None:
+        self._data.clear()
+
+
+class RedisBackend:
+    def __init__(self, client: Redis) -> None:
+        self.client = client
+
+    async def get(self, key: str) -> bytes | None:
+        value = await self.client.get(key)
+        return value.encode() if isinstance(value, str) else value
+
+    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        await self.client.set(key, value, ex=ttl_seconds)
+
+    async def delete(self, key: str) -> None:
+        await self.client.delete(key)
+
+    async def incr(self, key: str) -> int:
+        return int(await self.client.incr(key))
+
+    async def ping(self) -> None:
+        await self.client.ping()
+
+    async def close(self) -> None:
+        await self.client.aclose()
+
+
+def redis_client(url: str, *, timeout_seconds: float = 1.0) -> Redis:
+    # Short socket timeouts: a hung Valkey must degrade to a miss quickly.
+    return Redis.from_url(
+        url,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+        health_check_interval=30,
+    )
+
+
+class Cache:
+    """The interface the rest of wump uses. Never raises on backend failure."""
+
+    def __init__(self, backend: CacheBackend, *, prefix: str = "wump") -> None:
+        self.backend = backend
+        self.prefix = prefix
+
+    @property
+    def kind(self) -> str:
+        return "redis" if isinstance(self.backend, RedisBackend) else "memory"
+
+    def key(self, *parts: object) -> str:
+        return ":".join([self.prefix, f"v{SCHEMA_VERSION}", *(str(p) for p in parts)])
+
+    async def get(self, key: str) -> bytes | None:
+        try:
+            return await self.backend.get(key)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("cache_error", op="get", error=type(exc).__name__)
+            return None
+
+    async def set(self, key: str, value: bytes, ttl_seconds: int) -> None:
+        try:
+            await self.backend.set(key, value, ttl_seconds)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("cache_error", op="set", error=type(exc).__name__)
+
+    async def delete(self, key: str) -> None:
+        try:
+            await self.backend.delete(key)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("cache_error", op="delete", error=type(exc).__name__)
+
+    async def incr(self, key: str) -> int | None:
+        try:
+            return await self.backend.incr(key)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("cache_error", op="incr", error=type(exc).__name__)
+            return None
+
+    async def get_model(self, key: str, model: type[M]) -> M | None:
+        raw = await self.get(key)
+        if raw is None:
+            return None
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError:
+            # A value written by an older release: treat it as a miss.
+            return None
+
+    async def set_model(self, key: str, value: BaseModel, ttl_seconds: int) -> None:
+        await self.set(key, value.model_dump_json().encode(), ttl_seconds)
+
+    async def ping(self) -> None:
+        """Raises when the backend is unreachable; used by health checks only."""
+        await self.backend.ping()
+
+    async def close(self) -> None:
+        try:
+            await self.backend.close()
+        except (RedisError, OSError) as exc:
+            log.warning("cache_error", op="close", error=type(exc).__name__)

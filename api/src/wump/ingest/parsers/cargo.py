@@ -1,0 +1,5 @@
+"""cargo parsers."""
+
+from wump.ingest.parsers.base import Parser
+
+PARSERS: tuple[Parser, ...] = ()

@@ -1,0 +1,5 @@
+"""github_actions parsers."""
+
+from wump.ingest.parsers.base import Parser
+
+PARSERS: tuple[Parser, ...] = ()

@@ -1,0 +1,41 @@
+from datetime import datetime
+
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, text, true
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from wump.models.base import Base, BigIntId, utcnow
+from wump.models.enums import DependencySource, DependencyType
+from wump.models.package import Package
+from wump.models.repository import Repository
+
+
+class Dependency(Base):
+    """The edge repository -> package. One row per pair, so a repository counts once.
+
+    `sources` is a bit mask of every source that reported the edge (see
+    `DependencySource.bit`); `source` names the one whose details (requirement,
+    type, manifest) are stored. Re-scanning one source clears only its own bit.
+    """
+
+    __tablename__ = "dependencies"
+    __table_args__ = (Index(None, "package_id", "repository_id"),)
+
+    repository_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
+    )
+    package_id: Mapped[int] = mapped_column(
+        BigIntId, ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True
+    )
+    requirement: Mapped[str | None] = mapped_column(String(512))
+    dependency_type: Mapped[DependencyType] = mapped_column(
+        String(16), default=DependencyType.RUNTIME
+    )
+    is_direct: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    manifest_path: Mapped[str | None] = mapped_column(String(1024))
+    source: Mapped[DependencySource] = mapped_column(String(32))
+    sources: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    repository: Mapped[Repository] = relationship(lazy="raise")
+    package: Mapped[Package] = relationship(lazy="raise")

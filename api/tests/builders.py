@@ -1,0 +1,119 @@
+"""Typed async builders for test data. Every argument has a sensible default."""
+
+import itertools
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from wump.models import (
+    Dependency,
+    DependencySource,
+    DependencyType,
+    Organization,
+    OwnerKind,
+    Package,
+    Repository,
+)
+from wump.models.base import utcnow
+
+_counter = itertools.count(1)
+
+
+def _next() -> int:
+    return next(_counter)
+
+
+async def create_package(
+    session: AsyncSession,
+    *,
+    ecosystem: str = "pypi",
+    name: str | None = None,
+    normalized_name: str | None = None,
+    **fields: Any,
+) -> Package:
+    name = name or f"package-{_next()}"
+    normalized = normalized_name or name.lower()
+    package = Package(
+        ecosystem=ecosystem,
+        name=name,
+        normalized_name=normalized,
+        purl=fields.pop("purl", f"pkg:{ecosystem}/{normalized}"),
+        **fields,
+    )
+    session.add(package)
+    await session.flush()
+    return package
+
+
+async def create_organization(
+    session: AsyncSession,
+    *,
+    login: str | None = None,
+    kind: OwnerKind = OwnerKind.ORGANIZATION,
+    **fields: Any,
+) -> Organization:
+    login = login or f"org-{_next()}"
+    organization = Organization(
+        host=fields.pop("host", "github.com"),
+        login=login,
+        login_key=login.lower(),
+        kind=kind,
+        github_url=fields.pop("github_url", f"https://github.com/{login}"),
+        **fields,
+    )
+    session.add(organization)
+    await session.flush()
+    return organization
+
+
+async def create_repository(
+    session: AsyncSession,
+    *,
+    owner: Organization | None = None,
+    name: str | None = None,
+    stars: int = 0,
+    **fields: Any,
+) -> Repository:
+    owner = owner or await create_organization(session)
+    name = name or f"repo-{_next()}"
+    full_name = f"{owner.login}/{name}"
+    repository = Repository(
+        host=owner.host,
+        owner_id=owner.id,
+        name=name,
+        full_name=full_name,
+        full_name_key=full_name.lower(),
+        html_url=f"https://github.com/{full_name}",
+        stars=stars,
+        **fields,
+    )
+    session.add(repository)
+    await session.flush()
+    return repository
+
+
+async def create_dependency(
+    session: AsyncSession,
+    *,
+    repository: Repository,
+    package: Package,
+    dependency_type: DependencyType = DependencyType.RUNTIME,
+    source: DependencySource = DependencySource.MANIFEST,
+    first_seen_at: datetime | None = None,
+    **fields: Any,
+) -> Dependency:
+    seen = first_seen_at or utcnow()
+    dependency = Dependency(
+        repository_id=repository.id,
+        package_id=package.id,
+        dependency_type=dependency_type,
+        source=source,
+        sources=fields.pop("sources", source.bit),
+        first_seen_at=seen,
+        last_seen_at=fields.pop("last_seen_at", seen),
+        **fields,
+    )
+    session.add(dependency)
+    await session.flush()
+    return dependency
