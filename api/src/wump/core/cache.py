@@ -8,6 +8,7 @@ the shape of cached values changes.
 
 import time
 from collections import OrderedDict
+from collections.abc import Iterable
 from typing import Protocol, TypeVar
 
 import structlog
@@ -144,6 +145,23 @@ class Cache:
         except (TimeoutError, RedisError, OSError) as exc:
             log.warning("cache_error", op="incr", error=type(exc).__name__)
             return None
+
+    def version_key(self, kind: str, id_: object) -> str:
+        return self.key("ver", kind, id_)
+
+    async def version(self, kind: str, id_: object) -> int:
+        """The current cache generation of one object (a package, an organization).
+
+        Cached values embed the generations they were computed from in their keys,
+        so bumping a generation makes them unreachable: no wildcard deletes needed.
+        """
+        raw = await self.get(self.version_key(kind, id_))
+        return int(raw) if raw is not None else 0
+
+    async def bump(self, kind: str, ids: Iterable[object]) -> None:
+        """Invalidate everything cached about these objects. Call after commit."""
+        for id_ in ids:
+            await self.incr(self.version_key(kind, id_))
 
     async def get_model(self, key: str, model: type[M]) -> M | None:
         raw = await self.get(key)
