@@ -6,11 +6,11 @@ registers its parsers in `wump.ingest.parsers.PARSERS`.
 """
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fnmatch import fnmatch
 from pathlib import PurePosixPath
 
-from wump.ingest.identity import Ecosystem
+from wump.ingest.identity import Ecosystem, normalize_name
 from wump.models.enums import DependencyType
 
 
@@ -64,3 +64,33 @@ class Parser:
         if any(fnmatch(posix.name.lower(), p.lower()) for p in self.patterns):
             return True
         return any(fnmatch(str(posix).lower(), f"*{p.lower()}") for p in self.path_patterns)
+
+
+# Strongest first: a package needed at runtime anywhere in a file is a runtime dependency.
+TYPE_STRENGTH: tuple[DependencyType, ...] = (
+    DependencyType.RUNTIME,
+    DependencyType.BUILD,
+    DependencyType.OPTIONAL,
+    DependencyType.PEER,
+    DependencyType.TEST,
+    DependencyType.DEVELOPMENT,
+)
+_RANK = {kind: rank for rank, kind in enumerate(TYPE_STRENGTH)}
+
+
+def collapse(deps: list[ParsedDependency]) -> list[ParsedDependency]:
+    """One entry per package and file, in first-seen order.
+
+    Names are compared in the registry's canonical form. The entry with the strongest
+    type wins (its requirement comes along), and the package is direct if any entry was.
+    """
+    kept: dict[tuple[Ecosystem, str, str], ParsedDependency] = {}
+    for dep in deps:
+        key = (dep.ecosystem, normalize_name(dep.ecosystem, dep.name), dep.manifest_path)
+        current = kept.get(key)
+        if current is None:
+            kept[key] = dep
+            continue
+        winner = dep if _RANK[dep.dependency_type] < _RANK[current.dependency_type] else current
+        kept[key] = replace(winner, is_direct=current.is_direct or dep.is_direct)
+    return list(kept.values())
