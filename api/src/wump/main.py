@@ -8,6 +8,7 @@ from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from wump import __version__
+from wump.api import api_router
 from wump.core.cache import Cache, MemoryBackend, RedisBackend, redis_client
 from wump.core.config import Settings
 from wump.core.db import create_engine, create_sessionmaker
@@ -108,4 +109,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if app.state.tracer_provider is not None:
         instrument_app(app, app.state.tracer_provider)
     app.include_router(health_router)
+    app.include_router(api_router)
     return app
