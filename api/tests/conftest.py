@@ -34,9 +34,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     skip_pg = pytest.mark.skip(reason="needs WUMP_TEST_DATABASE_URL=postgresql+asyncpg://...")
     skip_redis = pytest.mark.skip(reason="needs WUMP_TEST_VALKEY_URL=redis://...")
     for item in items:
-        if "postgres" in item.keywords and not IS_POSTGRES:
+        if item.get_closest_marker("postgres") and not IS_POSTGRES:
             item.add_marker(skip_pg)
-        if "redis" in item.keywords and not VALKEY_URL:
+        if item.get_closest_marker("redis") and not VALKEY_URL:
             item.add_marker(skip_redis)
 
 

@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -18,10 +18,69 @@ class LogFormat(StrEnum):
     CONSOLE = "console"
 
 
+class ScoringWeights(BaseModel):
+    """The sponsorship ranking's weights (see ARCHITECTURE.md, "Ranking for sponsorship").
+
+    Each `*_weight` is a factor's share of the score; the score is rescaled so the
+    weights always add up to 100 points, whatever their sum. Set a weight to 0 to
+    drop a factor.
+    """
+
+    model_config = {"frozen": True}
+
+    repositories_weight: float = Field(default=30, ge=0, le=1000)
+    stars_weight: float = Field(default=25, ge=0, le=1000)
+    organization_weight: float = Field(default=10, ge=0, le=1000)
+    verified_weight: float = Field(default=5, ge=0, le=1000)
+    contact_weight: float = Field(default=5, ge=0, le=1000)
+    recent_activity_weight: float = Field(default=10, ge=0, le=1000)
+    runtime_weight: float = Field(default=10, ge=0, le=1000)
+    sponsorship_weight: float = Field(default=5, ge=0, le=1000)
+    # Log scales saturate here: 100 dependent repositories or 100k stars earn the full factor.
+    repositories_saturation: int = Field(default=100, ge=1)
+    stars_saturation: int = Field(default=100_000, ge=1)
+    recent_activity_days: int = Field(default=90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _some_weight(self) -> Self:
+        if self.total_weight <= 0:
+            raise ValueError("at least one scoring weight must be positive")
+        return self
+
+    @property
+    def total_weight(self) -> float:
+        return (
+            self.repositories_weight
+            + self.stars_weight
+            + self.organization_weight
+            + self.verified_weight
+            + self.contact_weight
+            + self.recent_activity_weight
+            + self.runtime_weight
+            + self.sponsorship_weight
+        )
+
+
+class ResponseCacheSettings(BaseModel):
+    """How long computed API responses live in the cache and in HTTP caches."""
+
+    model_config = {"frozen": True}
+
+    dependents_ttl_seconds: int = Field(default=3600, ge=1)
+    organization_ttl_seconds: int = Field(default=6 * 3600, ge=1)
+    stats_ttl_seconds: int = Field(default=900, ge=1)
+    # Browsers and proxies may reuse a response this long without revalidating.
+    http_max_age_seconds: int = Field(default=300, ge=0)
+    # A CSV export stops after this many rows, so one request cannot walk the whole graph.
+    csv_max_rows: int = Field(default=100_000, ge=1)
+
+
 class Settings(BaseSettings):
     """Every knob wump has. `.env.example` documents each one."""
 
-    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_file=".env", extra="ignore", frozen=True, env_nested_delimiter="__"
+    )
 
     environment: Environment = Environment.DEVELOPMENT
 
@@ -50,6 +109,10 @@ class Settings(BaseSettings):
     health_check_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     http_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
 
+    # Nested: SCORING__RUNTIME_WEIGHT=15, RESPONSE_CACHE__DEPENDENTS_TTL_SECONDS=600.
+    scoring: ScoringWeights = Field(default_factory=ScoringWeights)
+    response_cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
+
     @field_validator("cors_origins", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
@@ -74,7 +137,7 @@ class Settings(BaseSettings):
     @property
     def effective_log_format(self) -> LogFormat:
         if self.log_format is not None:
-            return self.log_format
+            return LogFormat(self.log_format)
         if self.environment is Environment.PRODUCTION:
             return LogFormat.JSON
         return LogFormat.CONSOLE

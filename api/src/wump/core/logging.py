@@ -12,6 +12,7 @@ from collections.abc import MutableMapping
 from typing import Any
 
 import structlog
+from opentelemetry import trace
 from structlog.typing import EventDict, Processor, WrappedLogger
 
 from wump.core.config import LogFormat, Settings
@@ -72,8 +73,6 @@ def redact_secrets(_logger: WrappedLogger, _method: str, event_dict: EventDict) 
 
 
 def add_trace_ids(_logger: WrappedLogger, _method: str, event_dict: EventDict) -> EventDict:
-    from opentelemetry import trace
-
     context = trace.get_current_span().get_span_context()
     if context.is_valid:
         event_dict["trace_id"] = format(context.trace_id, "032x")
@@ -87,9 +86,10 @@ def configure_logging(settings: Settings) -> None:
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        # Always present (a no-op without an active span): loggers cache their
+        # processor chain on first use, so it must not depend on settings.
+        add_trace_ids,
     ]
-    if settings.otel_enabled:
-        shared.append(add_trace_ids)
     renderer: Processor
     if settings.effective_log_format is LogFormat.JSON:
         renderer = structlog.processors.JSONRenderer()

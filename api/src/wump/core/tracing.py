@@ -53,7 +53,10 @@ def instrument_app(app: FastAPI, provider: TracerProvider) -> None:
 def instrument_resources(
     provider: TracerProvider, engine: AsyncEngine, http_client: httpx.AsyncClient
 ) -> None:
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=provider)
+    # The instrumentation works with SQLAlchemy 2.1 but its declared range still stops at 2.0.
+    SQLAlchemyInstrumentor().instrument(
+        engine=engine.sync_engine, tracer_provider=provider, skip_dep_check=True
+    )
     RedisInstrumentor().instrument(tracer_provider=provider)
     HTTPXClientInstrumentor.instrument_client(http_client, tracer_provider=provider)
 
