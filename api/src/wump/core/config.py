@@ -3,7 +3,7 @@
 from enum import StrEnum
 from typing import Annotated, Self
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -26,16 +26,16 @@ class ScoringWeights(BaseModel):
     drop a factor.
     """
 
-    model_config = {"frozen": True}
+    model_config = ConfigDict(frozen=True)
 
-    repositories_weight: float = Field(default=30, ge=0, le=1000)
-    stars_weight: float = Field(default=25, ge=0, le=1000)
-    organization_weight: float = Field(default=10, ge=0, le=1000)
-    verified_weight: float = Field(default=5, ge=0, le=1000)
-    contact_weight: float = Field(default=5, ge=0, le=1000)
-    recent_activity_weight: float = Field(default=10, ge=0, le=1000)
-    runtime_weight: float = Field(default=10, ge=0, le=1000)
-    sponsorship_weight: float = Field(default=5, ge=0, le=1000)
+    repositories_weight: float = Field(default=30.0, ge=0, le=1000)
+    stars_weight: float = Field(default=25.0, ge=0, le=1000)
+    organization_weight: float = Field(default=10.0, ge=0, le=1000)
+    verified_weight: float = Field(default=5.0, ge=0, le=1000)
+    contact_weight: float = Field(default=5.0, ge=0, le=1000)
+    recent_activity_weight: float = Field(default=10.0, ge=0, le=1000)
+    runtime_weight: float = Field(default=10.0, ge=0, le=1000)
+    sponsorship_weight: float = Field(default=5.0, ge=0, le=1000)
     # Log scales saturate here: 100 dependent repositories or 100k stars earn the full factor.
     repositories_saturation: int = Field(default=100, ge=1)
     stars_saturation: int = Field(default=100_000, ge=1)
@@ -64,7 +64,7 @@ class ScoringWeights(BaseModel):
 class ResponseCacheSettings(BaseModel):
     """How long computed API responses live in the cache and in HTTP caches."""
 
-    model_config = {"frozen": True}
+    model_config = ConfigDict(frozen=True)
 
     dependents_ttl_seconds: int = Field(default=3600, ge=1)
     organization_ttl_seconds: int = Field(default=6 * 3600, ge=1)
