@@ -1,0 +1,1 @@
+"""Background work: job functions, their schedules, and the record of every run."""
