@@ -1,0 +1,204 @@
+"""Where snapshots come from, and the runner that loads them batch by batch.
+
+A source (local checkouts, SBOM files, a Libraries.io dump, the installed Python
+distributions) reads its input and yields `Batch`es. `run` loads each batch
+through one `Loader`, commits it, reports progress, and records the whole run in
+`job_executions`. Inputs that cannot be read are reported with their file and
+line; the run goes on, and what earlier batches stored stays stored.
+"""
+
+import asyncio
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import structlog
+from sqlalchemy import distinct, func, select
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from wump.core.cache import Cache
+from wump.core.db import commit, session_scope
+from wump.core.progress import Progress
+from wump.ingest.loader import Loader, LoadStats, PackageMetadata, RepositoryRef, Snapshot
+from wump.jobs import executions
+from wump.models import Dependency, DependencySource
+
+log = structlog.get_logger(__name__)
+
+# job_executions keeps this many messages of each kind; the counts are always complete.
+MAX_RECORDED_MESSAGES = 200
+
+
+@dataclass(slots=True)
+class Batch:
+    snapshots: list[Snapshot] = field(default_factory=list)
+    # Metadata for repositories and packages that may already be stored (enrichment only).
+    repositories: list[RepositoryRef] = field(default_factory=list)
+    packages: list[PackageMetadata] = field(default_factory=list)
+    # Inputs that could not be read, as "file:line: message".
+    failures: list[str] = field(default_factory=list)
+    # Counts of inputs deliberately left out, e.g. {"unsupported_platform": 3}.
+    notes: Counter[str] = field(default_factory=Counter)
+    # Input records read (files, rows, distributions) and progress units done.
+    records: int = 0
+    progress: int = 0
+    # Set on the last batch of a source that delivers repositories in pieces.
+    sweep: DependencySource | None = None
+
+
+class Source(Protocol):
+    job_type: str
+    source: DependencySource
+    unit: str
+
+    @property
+    def total(self) -> int | None: ...
+
+    def args(self) -> dict[str, Any]: ...
+
+    def batches(self) -> Iterator[Batch]: ...
+
+
+@dataclass(slots=True)
+class IngestSummary:
+    records: int = 0
+    repositories: int = 0
+    packages: int = 0
+    packages_new: int = 0
+    edges: int = 0
+    edges_removed: int = 0
+    failures: list[str] = field(default_factory=list)
+    invalid: list[str] = field(default_factory=list)
+    notes: Counter[str] = field(default_factory=Counter)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failures
+
+    def add(self, stats: LoadStats) -> None:
+        self.packages_new += stats.packages_new
+        self.edges_removed += stats.edges_removed
+        self.failures += stats.failures
+        self.invalid += stats.invalid
+
+    def metadata(self, source: DependencySource) -> dict[str, Any]:
+        return {
+            "source": source.value,
+            "repositories": self.repositories,
+            "packages": self.packages,
+            "packages_new": self.packages_new,
+            "edges": self.edges,
+            "edges_removed": self.edges_removed,
+            "failed": len(self.failures),
+            "failures": self.failures[:MAX_RECORDED_MESSAGES],
+            "invalid": len(self.invalid),
+            "invalid_examples": self.invalid[:MAX_RECORDED_MESSAGES],
+            "skipped": dict(self.notes),
+        }
+
+
+async def run(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    source: Source,
+    *,
+    cache: Cache | None = None,
+    progress: Progress | None = None,
+) -> IngestSummary:
+    """Load everything `source` yields, committing batch by batch, and record the run."""
+    async with session_scope(sessionmaker) as session:
+        execution = await executions.start(
+            session, source.job_type, args=source.args(), metadata={"source": source.source}
+        )
+    summary = IngestSummary()
+    try:
+        async with session_scope(sessionmaker) as session:
+            loader = Loader(session, cache=cache)
+            await _load_all(session, loader, source, summary, progress)
+    except BaseException as exc:
+        await _record_failure(sessionmaker, execution.id, exc, summary, source.source)
+        raise
+    async with session_scope(sessionmaker) as session:
+        await executions.complete(
+            session,
+            execution.id,
+            records_processed=summary.records,
+            metadata=summary.metadata(source.source),
+        )
+    return summary
+
+
+async def _load_all(
+    session: AsyncSession,
+    loader: Loader,
+    source: Source,
+    summary: IngestSummary,
+    progress: Progress | None,
+) -> None:
+    batches = source.batches()
+    while True:
+        # Reading and parsing files blocks; keep the event loop free meanwhile.
+        batch = await asyncio.to_thread(next, batches, None)
+        if batch is None:
+            break
+        await _apply(loader, batch, summary)
+        await commit(session)
+        if progress is not None:
+            progress.advance(batch.progress, failures=len(summary.failures))
+    if loader.started_at is not None:
+        await _count(session, loader.started_at, source.source, summary)
+
+
+async def _apply(loader: Loader, batch: Batch, summary: IngestSummary) -> None:
+    summary.records += batch.records
+    summary.failures += batch.failures
+    summary.notes.update(batch.notes)
+    for failure in batch.failures:
+        log.warning("ingest_input_failed", detail=failure)
+    if batch.snapshots:
+        stats = await loader.load(batch.snapshots)
+        for failure in stats.failures:
+            log.warning("ingest_snapshot_failed", detail=failure)
+        summary.add(stats)
+    if batch.sweep is not None and loader.started_at is not None:
+        summary.edges_removed += await loader.sweep(batch.sweep, since=loader.started_at)
+    if batch.repositories:
+        await loader.update_repositories(batch.repositories)
+    if batch.packages:
+        await loader.update_packages(batch.packages)
+
+
+async def _count(
+    session: AsyncSession, since: Any, source: DependencySource, summary: IngestSummary
+) -> None:
+    """What this run reported: its edges, and their distinct repositories and packages."""
+    result = await session.execute(
+        select(
+            func.count(),
+            func.count(distinct(Dependency.repository_id)),
+            func.count(distinct(Dependency.package_id)),
+        ).where(Dependency.last_seen_at >= since, Dependency.sources.op("&")(source.bit) != 0)
+    )
+    summary.edges, summary.repositories, summary.packages = result.one()
+
+
+async def _record_failure(
+    sessionmaker: async_sessionmaker[AsyncSession],
+    execution_id: Any,
+    exc: BaseException,
+    summary: IngestSummary,
+    source: DependencySource,
+) -> None:
+    message = f"{type(exc).__name__}: {exc}"
+    try:
+        async with session_scope(sessionmaker) as session:
+            await executions.fail(
+                session,
+                execution_id,
+                message,
+                records_processed=summary.records,
+                metadata=summary.metadata(source),
+            )
+    except Exception:
+        # The database may be what failed; the original error is the one to raise.
+        log.exception("job_failure_not_recorded", execution_id=str(execution_id))
