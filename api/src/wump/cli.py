@@ -7,6 +7,7 @@ import typer
 import uvicorn
 
 from wump import __version__
+from wump.auth.cli import app as keys_app
 from wump.core import migrations
 from wump.core.config import Settings
 from wump.core.db import create_engine
@@ -18,6 +19,7 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
 )
+app.add_typer(keys_app, name="keys")
 
 
 async def _migrate(settings: Settings) -> str | None:

@@ -4,16 +4,20 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import httpx
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from wump import __version__
 from wump.api import api_router
+from wump.auth.dependencies import current_caller
+from wump.auth.ratelimit import RateLimiter, shared_storage
+from wump.auth.router import router as admin_keys_router
 from wump.core.cache import Cache, MemoryBackend, RedisBackend, redis_client
 from wump.core.config import Settings
 from wump.core.db import create_engine, create_sessionmaker
 from wump.core.deps import Resources
 from wump.core.errors import install_error_handlers
+from wump.core.hardening import HardeningMiddleware
 from wump.core.logging import configure_logging
 from wump.core.middleware import RequestContextMiddleware
 from wump.core.tracing import (
@@ -53,6 +57,13 @@ def build_http_client(settings: Settings) -> httpx.AsyncClient:
     )
 
 
+def build_limiter(settings: Settings) -> RateLimiter:
+    if not settings.valkey_url:
+        return RateLimiter()
+    timeout = settings.health_check_timeout_seconds
+    return RateLimiter(shared_storage(settings.valkey_url, timeout_seconds=timeout))
+
+
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
@@ -63,6 +74,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         sessionmaker=create_sessionmaker(engine),
         cache=build_cache(settings),
         http=build_http_client(settings),
+        limiter=build_limiter(settings),
     )
     provider = app.state.tracer_provider
     if provider is not None:
@@ -73,6 +85,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await resources.http.aclose()
         await resources.cache.close()
+        await resources.limiter.close()
         await engine.dispose()
         if provider is not None:
             shutdown_tracing(provider)
@@ -102,12 +115,27 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_credentials="*" not in settings.cors_origins,
             allow_methods=["GET", "POST", "DELETE", "OPTIONS"],
             allow_headers=["Authorization", "X-API-Key", "Content-Type", "If-None-Match"],
-            expose_headers=["X-Request-ID", "ETag"],
+            expose_headers=[
+                "X-Request-ID",
+                "ETag",
+                "Retry-After",
+                "X-RateLimit-Limit",
+                "X-RateLimit-Remaining",
+                "X-RateLimit-Reset",
+            ],
         )
+    app.add_middleware(
+        HardeningMiddleware,
+        max_body_bytes=settings.max_request_body_bytes,
+        max_url_length=settings.max_url_length,
+    )
+    # Added last, so outermost: its request id is on every response, refusals included.
     app.add_middleware(RequestContextMiddleware)
     app.state.tracer_provider = create_tracer_provider(settings)
     if app.state.tracer_provider is not None:
         instrument_app(app, app.state.tracer_provider)
     app.include_router(health_router)
-    app.include_router(api_router)
+    guarded = [Depends(current_caller)]
+    app.include_router(api_router, dependencies=guarded)
+    app.include_router(admin_keys_router, prefix=api_router.prefix, dependencies=guarded)
     return app

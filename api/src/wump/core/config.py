@@ -1,5 +1,6 @@
 """Typed settings, read from the environment (and an optional `.env` file)."""
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -75,6 +76,15 @@ class ResponseCacheSettings(BaseModel):
     csv_max_rows: int = Field(default=100_000, ge=1)
 
 
+class AuthMode(StrEnum):
+    OPEN = "open"
+    KEYS = "keys"
+
+
+# Refused in production: a pepper anyone can read in the source is no pepper.
+DEFAULT_API_KEY_PEPPER = "wump-development-pepper-change-me"
+
+
 class Settings(BaseSettings):
     """Every knob wump has. `.env.example` documents each one."""
 
@@ -105,6 +115,20 @@ class Settings(BaseSettings):
     github_token: str = ""
     libraries_io_api_key: str = ""
 
+    # `open`: anonymous reads at the anonymous limit, keys raise the limit.
+    # `keys`: every /api/v1 route needs a key.
+    auth_mode: AuthMode = AuthMode.OPEN
+    allow_open_auth_in_production: bool = False
+    api_key_pepper: str = Field(default=DEFAULT_API_KEY_PEPPER, min_length=16)
+    rate_limit_anonymous_per_minute: int = Field(default=30, ge=1)
+    rate_limit_free_per_minute: int = Field(default=60, ge=1)
+    rate_limit_standard_per_minute: int = Field(default=600, ge=1)
+    rate_limit_premium_per_minute: int = Field(default=6000, ge=1)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_url_length: int = Field(default=4096, ge=256)
+
     # A dependency that does not answer within this budget is reported as down.
     health_check_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
     http_timeout_seconds: float = Field(default=20.0, gt=0, le=300)
@@ -113,7 +137,43 @@ class Settings(BaseSettings):
     scoring: ScoringWeights = Field(default_factory=ScoringWeights)
     response_cache: ResponseCacheSettings = Field(default_factory=ResponseCacheSettings)
 
-    @field_validator("cors_origins", mode="before")
+    # Data providers (see wump/providers/README.md). ecosyste.ms answers requests that
+    # name a contact address from its faster "polite" pool.
+    ecosystems_mailto: str = ""
+    github_api_url: str = "https://api.github.com"
+    ecosystems_repos_url: str = "https://repos.ecosyste.ms/api/v1"
+    ecosystems_packages_url: str = "https://packages.ecosyste.ms/api/v1"
+    libraries_io_url: str = "https://libraries.io/api"
+    deps_dev_url: str = "https://api.deps.dev"
+    # Libraries.io allows 60 requests a minute for each API key.
+    libraries_io_requests_per_minute: int = Field(default=60, ge=1, le=60)
+    # Which provider answers first when several can; the next is tried when it fails.
+    provider_fallback_order: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["ecosystems", "librariesio", "depsdev", "github"]
+    )
+    # Requests one job may send to one provider before it stops.
+    provider_request_budget: int = Field(default=1000, ge=1)
+    provider_max_attempts: int = Field(default=3, ge=1, le=10)
+    # A longer Retry-After or rate-limit reset is not waited out in-process:
+    # the error goes back to the caller (a job is retried later instead).
+    provider_max_retry_wait_seconds: float = Field(default=60.0, ge=0, le=3600)
+
+    @field_validator("provider_fallback_order", mode="before")
+    @classmethod
+    def _split_provider_order(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [name.strip().lower() for name in value.split(",") if name.strip()]
+        return value
+
+    @field_validator("ecosystems_mailto")
+    @classmethod
+    def _mail_address(cls, value: str) -> str:
+        value = value.strip()
+        if value and "@" not in value:
+            raise ValueError("ECOSYSTEMS_MAILTO must be an email address")
+        return value
+
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -128,10 +188,33 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: {network!r} is not an address or network"
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
-        if self.environment is Environment.PRODUCTION and "*" in self.cors_origins:
-            raise ValueError("CORS_ORIGINS='*' is not allowed when ENVIRONMENT=production")
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if "*" in self.cors_origins:
+            problems.append("CORS_ORIGINS='*' is not allowed")
+        if self.api_key_pepper == DEFAULT_API_KEY_PEPPER:
+            problems.append("API_KEY_PEPPER must be set to a secret of your own")
+        if self.auth_mode is AuthMode.OPEN and not self.allow_open_auth_in_production:
+            problems.append(
+                "AUTH_MODE=open needs ALLOW_OPEN_AUTH_IN_PRODUCTION=true to be deliberate"
+            )
+        if problems:
+            raise ValueError("unsafe settings for ENVIRONMENT=production: " + "; ".join(problems))
         return self
 
     @property

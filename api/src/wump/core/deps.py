@@ -8,6 +8,7 @@ import httpx
 from fastapi import Depends, Request
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
+from wump.auth.ratelimit import RateLimiter
 from wump.core.cache import Cache
 from wump.core.config import Settings
 from wump.core.db import session_scope
@@ -22,6 +23,7 @@ class Resources:
     sessionmaker: async_sessionmaker[AsyncSession]
     cache: Cache
     http: httpx.AsyncClient
+    limiter: RateLimiter
 
 
 def get_resources(request: Request) -> Resources:

@@ -49,6 +49,19 @@ class BadRequest(WumpError):
     slug = "bad-request"
 
 
+class Unauthorized(WumpError):
+    status = 401
+    slug = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": 'Bearer realm="wump"'})
+
+
+class Forbidden(WumpError):
+    status = 403
+    slug = "forbidden"
+
+
 class NotFound(WumpError):
     status = 404
     slug = "not-found"
@@ -89,16 +102,28 @@ def problem_response(
     extra: dict[str, Any] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    body: dict[str, Any] = {
+    body = problem_body(
+        status=status,
+        slug=slug,
+        detail=detail,
+        path=request.url.path,
+        request_id=getattr(request.state, "request_id", None),
+    )
+    body |= extra or {}
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
+
+
+def problem_body(
+    *, status: int, slug: str, detail: str, path: str, request_id: str | None
+) -> dict[str, Any]:
+    return {
         "type": PROBLEM_TYPE_BASE + slug,
         "title": HTTPStatus(status).phrase,
         "status": status,
         "detail": detail,
-        "instance": request.url.path,
-        "request_id": getattr(request.state, "request_id", None),
+        "instance": path,
+        "request_id": request_id,
     }
-    body |= extra or {}
-    return JSONResponse(body, status_code=status, media_type=PROBLEM_JSON, headers=headers)
 
 
 def integrity_error_to_conflict(exc: IntegrityError) -> Conflict:
@@ -164,14 +189,13 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
 
 def internal_error_body(request_id: str | None, path: str) -> dict[str, Any]:
     """The 500 document: the traceback goes to the log, never to the caller."""
-    return {
-        "type": PROBLEM_TYPE_BASE + "internal-error",
-        "title": HTTPStatus.INTERNAL_SERVER_ERROR.phrase,
-        "status": 500,
-        "detail": "An unexpected error occurred. Quote the request id when reporting it.",
-        "instance": path,
-        "request_id": request_id,
-    }
+    return problem_body(
+        status=500,
+        slug="internal-error",
+        detail="An unexpected error occurred. Quote the request id when reporting it.",
+        path=path,
+        request_id=request_id,
+    )
 
 
 def install_error_handlers(app: FastAPI) -> None:

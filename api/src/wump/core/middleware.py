@@ -73,16 +73,19 @@ class RequestContextMiddleware:
 
 
 async def _send_internal_error(send: Send, request_id: str, path: str) -> None:
-    body = json.dumps(internal_error_body(request_id, path)).encode()
-    await send(
-        {
-            "type": "http.response.start",
-            "status": 500,
-            "headers": [
-                (b"content-type", PROBLEM_JSON.encode()),
-                (b"content-length", str(len(body)).encode()),
-                (REQUEST_ID_HEADER.lower().encode(), request_id.encode()),
-            ],
-        }
-    )
-    await send({"type": "http.response.body", "body": body})
+    await send_problem(send, internal_error_body(request_id, path), request_id)
+
+
+async def send_problem(send: Send, body: dict[str, object], request_id: str | None) -> None:
+    """Send a problem document from ASGI middleware, below FastAPI's handlers."""
+    payload = json.dumps(body).encode()
+    headers = [
+        (b"content-type", PROBLEM_JSON.encode()),
+        (b"content-length", str(len(payload)).encode()),
+    ]
+    if request_id:
+        headers.append((REQUEST_ID_HEADER.lower().encode(), request_id.encode()))
+    status = body["status"]
+    assert isinstance(status, int)
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload})
