@@ -1,5 +1,6 @@
 """Typed settings, read from the environment (and an optional `.env` file)."""
 
+import ipaddress
 from enum import StrEnum
 from typing import Annotated, Self
 
@@ -75,6 +76,15 @@ class ResponseCacheSettings(BaseModel):
     csv_max_rows: int = Field(default=100_000, ge=1)
 
 
+class AuthMode(StrEnum):
+    OPEN = "open"
+    KEYS = "keys"
+
+
+# Refused in production: a pepper anyone can read in the source is no pepper.
+DEFAULT_API_KEY_PEPPER = "wump-development-pepper-change-me"
+
+
 class Settings(BaseSettings):
     """Every knob wump has. `.env.example` documents each one."""
 
@@ -104,6 +114,20 @@ class Settings(BaseSettings):
 
     github_token: str = ""
     libraries_io_api_key: str = ""
+
+    # `open`: anonymous reads at the anonymous limit, keys raise the limit.
+    # `keys`: every /api/v1 route needs a key.
+    auth_mode: AuthMode = AuthMode.OPEN
+    allow_open_auth_in_production: bool = False
+    api_key_pepper: str = Field(default=DEFAULT_API_KEY_PEPPER, min_length=16)
+    rate_limit_anonymous_per_minute: int = Field(default=30, ge=1)
+    rate_limit_free_per_minute: int = Field(default=60, ge=1)
+    rate_limit_standard_per_minute: int = Field(default=600, ge=1)
+    rate_limit_premium_per_minute: int = Field(default=6000, ge=1)
+    # Proxies (addresses or CIDR networks) whose X-Forwarded-For is believed.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    max_request_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_url_length: int = Field(default=4096, ge=256)
 
     # A dependency that does not answer within this budget is reported as down.
     health_check_timeout_seconds: float = Field(default=1.0, gt=0, le=30)
@@ -149,7 +173,7 @@ class Settings(BaseSettings):
             raise ValueError("ECOSYSTEMS_MAILTO must be an email address")
         return value
 
-    @field_validator("cors_origins", mode="before")
+    @field_validator("cors_origins", "trusted_proxies", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -164,10 +188,33 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown log level {value!r}")
         return level
 
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _valid_networks(cls, value: list[str]) -> list[str]:
+        for network in value:
+            try:
+                ipaddress.ip_network(network, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"TRUSTED_PROXIES: {network!r} is not an address or network"
+                ) from None
+        return value
+
     @model_validator(mode="after")
     def _refuse_unsafe_production(self) -> Self:
-        if self.environment is Environment.PRODUCTION and "*" in self.cors_origins:
-            raise ValueError("CORS_ORIGINS='*' is not allowed when ENVIRONMENT=production")
+        if self.environment is not Environment.PRODUCTION:
+            return self
+        problems = []
+        if "*" in self.cors_origins:
+            problems.append("CORS_ORIGINS='*' is not allowed")
+        if self.api_key_pepper == DEFAULT_API_KEY_PEPPER:
+            problems.append("API_KEY_PEPPER must be set to a secret of your own")
+        if self.auth_mode is AuthMode.OPEN and not self.allow_open_auth_in_production:
+            problems.append(
+                "AUTH_MODE=open needs ALLOW_OPEN_AUTH_IN_PRODUCTION=true to be deliberate"
+            )
+        if problems:
+            raise ValueError("unsafe settings for ENVIRONMENT=production: " + "; ".join(problems))
         return self
 
     @property
