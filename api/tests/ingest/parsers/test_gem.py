@@ -83,6 +83,35 @@ def test_gemfile_gem_with_a_computed_name_is_skipped() -> None:
     assert result.skipped == ["line 3: gem with a computed name"]
 
 
+def test_gemfile_ruby_blocks_around_and_between_gems_keep_groups_balanced() -> None:
+    text = """
+db = case ENV["DB"]
+     when "mysql" then "mysql2"
+     else "pg"
+     end
+rails = if ENV["EDGE"]
+  "~> 8.0"
+else
+  "~> 7.1"
+end
+install_if -> { RUBY_PLATFORM =~ /darwin/ } do
+  gem "terminal-notifier"
+end
+group :test do
+  gem "rspec"
+end
+gem "puma"
+"""
+
+    result = parse_text("Gemfile", text)
+
+    assert summary(result) == {
+        "terminal-notifier": ("*", RUNTIME, True),
+        "rspec": ("*", TEST, True),
+        "puma": ("*", RUNTIME, True),
+    }
+
+
 def test_gemfile_end_without_a_block_is_an_error() -> None:
     text = 'gem "rake"\nend\n'
 

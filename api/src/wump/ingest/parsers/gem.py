@@ -44,8 +44,11 @@ _TOKEN = re.compile(
 )
 _CALL = re.compile(r"^(?P<head>[A-Za-z_]\w*)(?P<rest>(?:[\s(].*)?)$", re.DOTALL)
 _BLOCK_OPENER = re.compile(r"\s+do(?:\s*\|[^|]*\|)?$")
-_END_BLOCKS = frozenset(
-    ("if", "unless", "case", "while", "until", "begin", "def", "class", "module", "for")
+# Statements that open a block closed by `end`, also as the value of an assignment.
+_OPENS_END = re.compile(
+    r"^(?:[\w.@$]+\s*(?:\|\||&&)?=\s*)?"
+    r"(?:if|unless|case|while|until|begin|def|class|module|for)\b(?!.*\bend$)",
+    re.DOTALL,
 )
 _SOURCE_OPTIONS = ("path", "git", "github", "gitlab", "bitbucket")
 _GROUP_TYPES: dict[str, DependencyType] = {
@@ -223,7 +226,7 @@ def parse_gemfile(path: str, text: str) -> ParseResult:
             stack.pop()
         elif _BLOCK_OPENER.search(statement):
             stack.append(_block(number, head, _BLOCK_OPENER.sub("", rest)))
-        elif head in _END_BLOCKS and not re.search(r"\bend$", statement):
+        elif _OPENS_END.match(statement):
             stack.append(_Block(number))
         elif head == "gem":
             found = _gem(path, number, _arguments(rest), stack)
