@@ -16,7 +16,7 @@ from wump.core.cache import Cache, MemoryBackend, RedisBackend, redis_client
 from wump.core.config import Settings
 from wump.core.db import create_engine, create_sessionmaker
 from wump.core.deps import Resources
-from wump.core.errors import install_error_handlers
+from wump.core.errors import install_error_handlers, problem_responses
 from wump.core.hardening import HardeningMiddleware
 from wump.core.logging import configure_logging
 from wump.core.middleware import RequestContextMiddleware
@@ -136,6 +136,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         instrument_app(app, app.state.tracer_provider)
     app.include_router(health_router)
     guarded = [Depends(current_caller)]
-    app.include_router(api_router, dependencies=guarded)
-    app.include_router(admin_keys_router, prefix=api_router.prefix, dependencies=guarded)
+    access_errors = problem_responses(401, 429)
+    app.include_router(api_router, dependencies=guarded, responses=access_errors)
+    app.include_router(
+        admin_keys_router, prefix=api_router.prefix, dependencies=guarded, responses=access_errors
+    )
     return app
