@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wump.ingest.identity import PackageIdentity
 from wump.models import (
     Dependency,
     DependencySource,
@@ -117,3 +118,19 @@ async def create_dependency(
     session.add(dependency)
     await session.flush()
     return dependency
+
+
+async def create_registry_package(
+    session: AsyncSession, *, ecosystem: str = "pypi", name: str | None = None, **fields: Any
+) -> Package:
+    """A package whose normalized name and purl follow the registry's rules, as ingestion
+    stores them (`Flask_SQLAlchemy` -> `flask-sqlalchemy`, `pkg:pypi/flask-sqlalchemy`)."""
+    identity = PackageIdentity.of(ecosystem, name or f"package-{_next()}")
+    return await create_package(
+        session,
+        ecosystem=identity.ecosystem.value,
+        name=identity.name,
+        normalized_name=identity.normalized_name,
+        purl=identity.purl,
+        **fields,
+    )

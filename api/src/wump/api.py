@@ -2,4 +2,7 @@
 
 from fastapi import APIRouter
 
+from wump.packages.router import router as packages_router
+
 api_router = APIRouter(prefix="/api/v1")
+api_router.include_router(packages_router)

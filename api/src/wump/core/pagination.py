@@ -17,7 +17,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple, Unpack
+from typing import Annotated, Any, Generic, TypeVar, TypeVarTuple
 
 from fastapi import Depends, Query
 from pydantic import AfterValidator, BaseModel, Field
@@ -83,6 +83,19 @@ FilterText = Annotated[str, AfterValidator(_no_control_characters)]
 """A free-text query parameter (search terms, languages, logins) safe to bind in SQL."""
 
 
+def _as_utc(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is out of range once converted to UTC") from None
+
+
+FilterDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+"""A timestamp query parameter, in UTC; one without an offset is taken as UTC."""
+
+
 @dataclass(frozen=True, slots=True)
 class SortKey:
     """One column of a keyset order; the last key of every order must be unique."""
@@ -109,6 +122,10 @@ class Keyset:
             beyond = key.column < value if key.descending else key.column > value
             clauses.append(and_(*ties, beyond))
         return or_(false(), *clauses)
+
+    @property
+    def kinds(self) -> list[KeyKind]:
+        return [key.kind for key in self.keys]
 
     def values_of(self, row: Mapping[Any, Any]) -> list[KeyValue]:
         return [_coerce(row[key.name], key.kind) for key in self.keys]
@@ -150,15 +167,18 @@ def encode_cursor(
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
 
 
-def decode_cursor(token: str, *, scope: str, keyset: Keyset) -> Cursor:
-    """Parse and validate a cursor for this query. Raises `BadRequest` (400) when it can't."""
+def decode_cursor(token: str, *, scope: str, kinds: Sequence[KeyKind]) -> Cursor:
+    """Parse and validate a cursor for this query. Raises `BadRequest` (400) when it can't.
+
+    `kinds` are the types of the query's sort keys, in order (`Keyset.kinds`).
+    """
     payload = _load(token)
     if payload.get("s") != scope:
         raise BadRequest("The cursor belongs to a different query (sort or filters changed).")
     raw_keys = payload.get("k")
-    if not isinstance(raw_keys, list) or len(raw_keys) != len(keyset.keys):
+    if not isinstance(raw_keys, list) or len(raw_keys) != len(kinds):
         raise _malformed()
-    keys = [_parse_key(value, key.kind) for value, key in zip(raw_keys, keyset.keys, strict=True)]
+    keys = [_parse_key(value, kind) for value, kind in zip(raw_keys, kinds, strict=True)]
     context = payload.get("c", {})
     if not isinstance(context, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in context.items()
@@ -218,9 +238,7 @@ def _parse_datetime(value: str) -> datetime:
 Ts = TypeVarTuple("Ts")
 
 
-def paged(
-    statement: Select[Unpack[Ts]], keyset: Keyset, cursor: Cursor | None, limit: int
-) -> Select[Unpack[Ts]]:
+def paged(statement: Select[*Ts], keyset: Keyset, cursor: Cursor | None, limit: int) -> Select[*Ts]:
     """Order `statement` by the keyset, start after the cursor, fetch one extra row."""
     if cursor is not None:
         statement = statement.where(keyset.after(cursor.keys))
