@@ -510,7 +510,7 @@ class Loader:
         removed = await self._drop_unreported(prepared, repository_ids, new_repositories)
         written.organization_ids = set(owner_ids.values())
         await self._recount_owners(written.organization_ids, now)
-        written.package_ids = {row[1] for row in fresh} | {row[1] for row in merged} | removed
+        written.package_ids = {row[1] for row in fresh} | {row[1] for row in merged} | set(removed)
         written.stats = LoadStats(
             snapshots=len(prepared),
             repositories_new=len(new_repositories),
@@ -725,20 +725,23 @@ class Loader:
         prepared: list[_Prepared],
         repository_ids: dict[tuple[str, str], int],
         new_repositories: set[int],
-    ) -> set[int]:
-        """Clear each replacing source's bit from the edges its snapshot lacks."""
+    ) -> list[int]:
+        """Clear each replacing source's bit from the edges its snapshot lacks.
+
+        Returns the package of every edge that lost a bit.
+        """
         by_source: dict[DependencySource, set[int]] = {}
         for item in prepared:
             repository_id = repository_ids[item.snapshot.repository.key]
             if item.snapshot.replace and repository_id not in new_repositories:
                 by_source.setdefault(item.snapshot.source, set()).add(repository_id)
-        touched: set[int] = set()
+        touched: list[int] = []
         for source, ids in by_source.items():
             for chunk in _chunks(ids):
-                touched |= await self._clear_source(source, chunk)
+                touched += await self._clear_source(source, chunk)
         return touched
 
-    async def _clear_source(self, source: DependencySource, ids: list[int]) -> set[int]:
+    async def _clear_source(self, source: DependencySource, ids: list[int]) -> list[int]:
         bit = source.bit
         stage = _STAGE_EDGES
         await self.session.execute(CreateTable(stage, if_not_exists=True))
@@ -758,7 +761,7 @@ class Loader:
             .returning(Dependency.package_id)
             .execution_options(synchronize_session=False)
         )
-        cleared = set(result.scalars())
+        cleared = list(result.scalars())
         if cleared:
             await self.session.execute(
                 delete(Dependency)
@@ -814,7 +817,8 @@ class Loader:
             .returning(Dependency.package_id)
             .execution_options(synchronize_session=False)
         )
-        package_ids = set(result.scalars())
+        cleared = list(result.scalars())
+        package_ids = set(cleared)
         if package_ids:
             await self.session.execute(
                 delete(Dependency)
@@ -822,7 +826,7 @@ class Loader:
                 .execution_options(synchronize_session=False)
             )
         self._bump_after_commit(_Written(package_ids=package_ids))
-        return len(package_ids)
+        return len(cleared)
 
     async def update_repositories(self, refs: Sequence[RepositoryRef]) -> int:
         """Fill in metadata (stars, forks, ...) of repositories that already exist.
