@@ -3,7 +3,9 @@
 Names may contain `/` and `@` (`@types/node`, `github.com/stretchr/testify`), so
 the name is a `{name:path}` parameter, and the suffixed routes (`/dependents`,
 `/users`, `/repositories`) are registered before the bare package route, which
-would otherwise swallow the suffix into the name.
+would otherwise swallow the suffix into the name. The one ambiguous case, a
+package whose name itself ends in `/users` (say), is reached through
+`/packages/lookup?purl=...`, and the suffixed route's 404 says so.
 """
 
 from dataclasses import replace
@@ -51,7 +53,8 @@ NamePath = Annotated[
         "`github.com/stretchr/testify`, `org.slf4j:slf4j-api`), raw or percent-encoded. "
         "It is matched the registry's way: `Flask_SQLAlchemy` finds `flask-sqlalchemy` on "
         "PyPI (PEP 503), NuGet and Composer ignore case, Cargo treats `-` and `_` alike, and "
-        "Go module paths are case-sensitive.",
+        "Go module paths are case-sensitive. A package whose name ends in `/dependents`, "
+        "`/users` or `/repositories` is reached with `/packages/lookup?purl=...`.",
         examples=["requests"],
         max_length=512,
     ),
@@ -217,7 +220,8 @@ async def list_dependents(
 
     **Caching.** Responses carry an `ETag`; send it back in `If-None-Match` to get a
     `304 Not Modified`."""
-    package = await service.resolve(session, ecosystem, name)
+    suffix = request.url.path.rsplit("/", 1)[-1]
+    package = await service.resolve_before_suffix(session, ecosystem, name, suffix)
     await service.record_interest(session, package, now=_now())
     query = service.DependentsQuery(filters, sort, repositories_per_organization, page)
     return await _dependents_response(
@@ -328,7 +332,7 @@ async def list_dependent_repositories(
     dependencies and the package's own owner are left out by default). Each item names
     its owner and the evidence: dependency type, requirement, manifest and sources.
     Paginated with `cursor`; answers CSV too."""
-    package = await service.resolve(session, ecosystem, name)
+    package = await service.resolve_before_suffix(session, ecosystem, name, "repositories")
     settings = resources.settings
 
     async def compute(session: AsyncSession, params: PageParams) -> Page[DependentRepositoryItem]:

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -76,6 +76,28 @@ async def resolve(session: AsyncSession, ecosystem: str, name: str) -> Package:
     except (InvalidPackageName, ValueError) as exc:
         raise NotFound(f"No {eco.value} package can be named {name!r}: {exc}") from None
     return await _find_identity(session, identity)
+
+
+async def resolve_before_suffix(
+    session: AsyncSession, ecosystem: str, name: str, suffix: str
+) -> Package:
+    """`resolve` for `/{name}/{suffix}` routes, which win over a package named `.../{suffix}`.
+
+    When `name` is unknown but `name/suffix` is a package, the 404 says how to reach it.
+    """
+    try:
+        return await resolve(session, ecosystem, name)
+    except NotFound as not_found:
+        try:
+            whole = await resolve(session, ecosystem, f"{name}/{suffix}")
+        except NotFound:
+            raise not_found from None
+        lookup = f"/api/v1/packages/lookup?purl={quote(whole.purl, safe='')}"
+        raise NotFound(
+            f"No package {name!r} is known to wump, but {whole.name!r} is: its details are "
+            f"at {lookup}.",
+            extra={"suggestions": [whole.normalized_name], "package_url": lookup},
+        ) from None
 
 
 async def resolve_purl(session: AsyncSession, purl: str) -> Package:
