@@ -12,6 +12,7 @@ from wump.core import migrations
 from wump.core.config import Settings
 from wump.core.db import create_engine
 from wump.core.logging import configure_logging
+from wump.ingest.cli import demo_command, ingest_app, parse_command
 
 app = typer.Typer(
     name="wump",
@@ -20,6 +21,9 @@ app = typer.Typer(
     add_completion=False,
 )
 app.add_typer(keys_app, name="keys")
+app.add_typer(ingest_app, name="ingest")
+app.command("parse")(parse_command)
+app.command("demo")(demo_command)
 
 
 async def _migrate(settings: Settings) -> str | None:
