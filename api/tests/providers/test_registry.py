@@ -19,6 +19,7 @@ from wump.providers.base import (
     RetryPolicy,
 )
 from wump.providers.ecosystems import EcosystemsProvider
+from wump.providers.github import build_github_client
 from wump.providers.librariesio import LibrariesIoProvider
 from wump.providers.registry import ProviderRegistry, build_registry
 
@@ -209,6 +210,30 @@ async def test_build_registry_follows_settings(
     assert Capability.REPOSITORY_SCAN in health["github"].capabilities
     dependents = [p.name for p in built.providers_for(Capability.DEPENDENTS)]
     assert dependents == ["librariesio", "ecosystems"]
+
+
+async def test_closing_the_registry_closes_the_github_pool(
+    http_client: Callable[[Script], httpx.AsyncClient],
+) -> None:
+    closed: list[bool] = []
+
+    class Transport(httpx.AsyncBaseTransport):
+        async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+            return httpx.Response(200, json=load("github", "users_octocat.json"))
+
+        async def aclose(self) -> None:
+            closed.append(True)
+
+    settings = Settings(_env_file=None, github_token="")
+    github = build_github_client(settings, transport=Transport())
+    built = build_registry(settings, http_client(script()), github=github)
+
+    # githubkit closes its per-request client; the pool must survive that.
+    await github.arequest("GET", "/users/octocat")
+    assert closed == []
+    await built.aclose()
+
+    assert closed == [True]
 
 
 async def test_real_providers_fall_back_from_ecosystems_to_libraries_io(

@@ -94,6 +94,16 @@ class ProviderRegistry:
         """Every provider's health record, in the fallback order."""
         return [self._providers[name].health() for name in self.order]
 
+    async def aclose(self) -> None:
+        """Close what the providers opened themselves (GitHub's connection pool).
+
+        The shared `httpx.AsyncClient` belongs to whoever passed it in.
+        """
+        for provider in self._providers.values():
+            close = getattr(provider, "aclose", None)
+            if close is not None:
+                await close()
+
     async def fetch_with_fallback(
         self, capability: Capability, call: Callable[[Any], Awaitable[T | None]]
     ) -> FallbackResult[T]:
