@@ -71,6 +71,8 @@ async def resolve(session: AsyncSession, ecosystem: str, name: str) -> Package:
     eco = ecosystem_or_404(ecosystem)
     # Some clients encode twice; no registry allows "%" in a name, so decoding is safe.
     name = unquote(name) if "%" in name else name
+    if any(ord(char) < 32 for char in name):
+        raise NotFound(f"No {eco.value} package can be named {name!r}.")
     try:
         identity = PackageIdentity.of(eco, name)
     except (InvalidPackageName, ValueError) as exc:
