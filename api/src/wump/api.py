@@ -2,7 +2,9 @@
 
 from fastapi import APIRouter
 
+from wump.organizations.router import router as organizations_router
 from wump.packages.router import router as packages_router
 
 api_router = APIRouter(prefix="/api/v1")
 api_router.include_router(packages_router)
+api_router.include_router(organizations_router)
