@@ -426,8 +426,8 @@ def test_broken_json_names_the_line() -> None:
 @pytest.mark.parametrize(
     ("text", "message"),
     [
-        ("[]", "an SBOM is a JSON object"),
-        ('"SPDX-2.3"', "an SBOM is a JSON object"),
+        ("[]", "expected a JSON object at the top level"),
+        ('"SPDX-2.3"', "expected a JSON object at the top level"),
         ('{"name": "app", "packages": []}', 'neither SPDX ("spdxVersion") nor CycloneDX'),
         (
             '{"bomFormat": "SPDX", "specVersion": "1.5"}',

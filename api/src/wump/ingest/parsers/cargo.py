@@ -5,8 +5,6 @@ reported as skipped. In a workspace, a member's `{ workspace = true }` entry tak
 requirement from `[workspace.dependencies]` when that table is in the same file.
 """
 
-import re
-import tomllib
 from collections.abc import Iterator
 from typing import Any
 
@@ -18,6 +16,7 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
+from wump.ingest.parsers.formats import load_toml
 from wump.models.enums import DependencyType
 
 _TABLES: dict[str, DependencyType] = {
@@ -32,18 +31,6 @@ _CRATES_IO_SOURCES = (
     "registry+https://github.com/rust-lang/crates.io-index",
     "sparse+https://index.crates.io/",
 )
-_AT_LINE = re.compile(r"\s*\(at line (\d+), column \d+\)$")
-
-
-def load_toml(path: str, text: str) -> dict[str, Any]:
-    """Decode TOML, turning decoder errors into a `ManifestError` with the line."""
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        message = str(exc)
-        found = _AT_LINE.search(message)
-        line = getattr(exc, "lineno", None) or (int(found.group(1)) if found else None)
-        raise ManifestError(path, _AT_LINE.sub("", message), line=line) from None
 
 
 def parse_cargo_toml(path: str, text: str) -> ParseResult:

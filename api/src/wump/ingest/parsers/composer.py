@@ -4,7 +4,6 @@ Platform requirements (`php`, `ext-*`, `lib-*`, `composer-plugin-api` ...) are n
 packages: every Packagist package is named `vendor/package`, platform ones never are.
 """
 
-import json
 from typing import Any
 
 from wump.ingest.identity import Ecosystem
@@ -15,23 +14,11 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
+from wump.ingest.parsers.formats import load_json
 from wump.models.enums import DependencyType
 
 _MANIFEST_SECTIONS = {"require": DependencyType.RUNTIME, "require-dev": DependencyType.DEVELOPMENT}
 _LOCK_SECTIONS = {"packages": DependencyType.RUNTIME, "packages-dev": DependencyType.DEVELOPMENT}
-
-
-def load_json(path: str, text: str) -> dict[str, Any]:
-    """Decode a JSON object, turning decoder errors into a `ManifestError` with the line."""
-    if not text.strip():
-        return {}
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(path, exc.msg, line=exc.lineno) from None
-    if not isinstance(document, dict):
-        raise ManifestError(path, "expected a JSON object at the top level")
-    return document
 
 
 def parse_composer_json(path: str, text: str) -> ParseResult:

@@ -8,8 +8,6 @@ are build dependencies. Local actions (`./...`) and Docker images are skipped.
 from collections.abc import Iterator
 from typing import Any
 
-import yaml
-
 from wump.ingest.identity import Ecosystem
 from wump.ingest.parsers.base import (
     ManifestError,
@@ -18,19 +16,8 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
+from wump.ingest.parsers.formats import load_yaml
 from wump.models.enums import DependencyType
-
-
-def load_yaml(path: str, text: str) -> object:
-    """Decode YAML with the safe loader (no tags that build objects), errors with the line."""
-    try:
-        return yaml.safe_load(text)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        message = ": ".join(str(part) for part in (exc.context, exc.problem) if part)
-        raise ManifestError(path, message, line=mark.line + 1 if mark else None) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(path, str(exc)) from None
 
 
 def parse_workflow(path: str, text: str) -> ParseResult:

@@ -7,10 +7,7 @@ a dependency leaves out. Whatever a parent POM would supply stays as written.
 
 import re
 from collections.abc import Iterator
-from xml.etree.ElementTree import Element, ParseError
-
-from defusedxml import DefusedXmlException
-from defusedxml.ElementTree import fromstring
+from xml.etree.ElementTree import Element
 
 from wump.ingest.identity import Ecosystem
 from wump.ingest.parsers.base import (
@@ -20,10 +17,10 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
+from wump.ingest.parsers.formats import load_xml
 from wump.models.enums import DependencyType
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]+)\}")
-_POSITION = re.compile(r":\s*line \d+, column \d+$")
 # Enough for properties defined in terms of other properties; stops cycles.
 _MAX_SUBSTITUTION_ROUNDS = 8
 _SCOPES: dict[str, DependencyType] = {
@@ -32,22 +29,6 @@ _SCOPES: dict[str, DependencyType] = {
     "test": DependencyType.TEST,
     "provided": DependencyType.BUILD,
 }
-
-
-def load_xml(path: str, text: str) -> Element | None:
-    """Parse XML without expanding entities, namespaces dropped from tags; None if empty."""
-    if not text.strip():
-        return None
-    try:
-        root = fromstring(text)
-    except ParseError as exc:
-        message = _POSITION.sub("", str(exc))
-        raise ManifestError(path, message, line=exc.position[0]) from None
-    except DefusedXmlException as exc:
-        raise ManifestError(path, f"refused unsafe XML: {exc!r}") from None
-    for element in root.iter():
-        element.tag = element.tag.rpartition("}")[2]
-    return root
 
 
 def parse_pom(path: str, text: str) -> ParseResult:

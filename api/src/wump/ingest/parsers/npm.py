@@ -18,13 +18,10 @@ An empty (zero-byte) file is valid and has no dependencies; so is `{}` as a pack
 A lockfile with content must name a lockfile version this module knows.
 """
 
-import json
 import re
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
-
-import yaml
 
 from wump.ingest.identity import Ecosystem, is_registry_requirement
 from wump.ingest.parsers.base import (
@@ -35,6 +32,7 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
+from wump.ingest.parsers.formats import load_json, load_yaml_documents
 from wump.models.enums import DependencyType
 
 __all__ = [
@@ -59,7 +57,6 @@ MANIFEST_FIELDS: tuple[tuple[str, DependencyType], ...] = (
 )
 
 _VALID_NAME = re.compile(r"^(@[^\s/@]+/)?[^\s/@][^\s/]*$")
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def _dependency(
@@ -116,30 +113,6 @@ def _object(path: str, data: dict[str, Any], key: str) -> dict[str, Any]:
     return value
 
 
-def _json(path: str, text: str) -> dict[str, Any]:
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    if not isinstance(data, dict):
-        raise ManifestError(path, "expected a JSON object")
-    return data
-
-
-def _yaml(path: str, text: str) -> list[Any]:
-    """Every document in the file (pnpm 10 may write two)."""
-    try:
-        return list(yaml.load_all(text, Loader=_SafeLoader))
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark is not None else None
-        raise ManifestError(path, f"invalid YAML: {exc.problem}", line=line) from None
-    except yaml.YAMLError as exc:
-        raise ManifestError(path, f"invalid YAML: {exc}") from None
-
-
 # package.json ------------------------------------------------------------------------------
 
 
@@ -155,7 +128,7 @@ def _bundled(path: str, data: dict[str, Any]) -> list[str]:
 
 
 def parse_package_json(path: str, text: str) -> ParseResult:
-    data = _json(path, text)
+    data = load_json(path, text)
     result = ParseResult()
     for key, kind in MANIFEST_FIELDS:
         for name, spec in _object(path, data, key).items():
@@ -196,7 +169,7 @@ def _local_resolution(resolved: Any) -> bool:
 
 
 def parse_package_lock(path: str, text: str) -> ParseResult:
-    data = _json(path, text)
+    data = load_json(path, text)
     if not data:
         return ParseResult()
     version = data.get("lockfileVersion")
@@ -318,7 +291,7 @@ def _yarn_v1(path: str, text: str) -> ParseResult:
 
 
 def _yarn_berry(path: str, text: str) -> ParseResult:
-    documents = _yaml(path, text)
+    documents = load_yaml_documents(path, text)
     data = documents[0] if documents and isinstance(documents[0], dict) else {}
     metadata = _object(path, data, "__metadata")
     version = metadata.get("version")
@@ -369,7 +342,7 @@ _PNPM_FIELDS = (
 
 def _pnpm_document(path: str, text: str) -> dict[str, Any]:
     # pnpm 10 may put a lockfile for its own config dependencies first; the project's is last.
-    documents = [d for d in _yaml(path, text) if isinstance(d, dict)]
+    documents = [d for d in load_yaml_documents(path, text) if isinstance(d, dict)]
     return documents[-1] if documents else {}
 
 

@@ -17,8 +17,7 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
-from wump.ingest.parsers.composer import load_json
-from wump.ingest.parsers.maven import load_xml
+from wump.ingest.parsers.formats import load_json, load_xml
 from wump.models.enums import DependencyType
 
 _PROPERTY = re.compile(r"\$\(([A-Za-z_][\w.-]*)\)")

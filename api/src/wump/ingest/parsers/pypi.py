@@ -19,7 +19,6 @@ with "dev", "lint", "docs" or "typing" development ones.
 """
 
 import configparser
-import json
 import re
 import tomllib
 from collections import deque
@@ -39,6 +38,7 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
+from wump.ingest.parsers.formats import load_json, load_toml
 from wump.models.enums import DependencyType
 
 __all__ = [
@@ -65,7 +65,6 @@ _NAME_AND_EXTRAS = re.compile(r"^\s*[A-Z0-9][A-Z0-9._-]*\s*(\[[^\]]*\])?", re.IG
 _ARCHIVE = (".whl", ".zip", ".tar.gz", ".tgz", ".tar.bz2", ".tar.xz", ".tar")
 _TEST_WORDS = frozenset({"test", "tests", "testing"})
 _DEV_WORDS = frozenset({"dev", "develop", "development", "lint", "docs", "doc", "typing"})
-_TOML_LINE = re.compile(r"at line (\d+)")
 
 
 def _dependency(
@@ -244,16 +243,6 @@ def parse_requirements_file(
 # TOML helpers ---------------------------------------------------------------------------
 
 
-def _toml(path: str, text: str) -> dict[str, Any]:
-    try:
-        return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        line = getattr(exc, "lineno", None)
-        if line is None and (found := _TOML_LINE.search(str(exc))):
-            line = int(found[1])
-        raise ManifestError(path, f"invalid TOML: {exc}", line=line) from None
-
-
 def _mapping(value: Any) -> dict[str, Any]:
     """A nested table, or an empty one when the file has something else there."""
     return value if isinstance(value, dict) else {}
@@ -379,7 +368,7 @@ def _poetry(result: ParseResult, path: str, data: dict[str, Any]) -> None:
 
 
 def parse_pyproject(path: str, text: str) -> ParseResult:
-    data = _toml(path, text)
+    data = load_toml(path, text)
     result = ParseResult()
     own_name = canonicalize_name(str(_lookup(path, data, ("project", "name"), str) or ""))
 
@@ -446,28 +435,16 @@ def _setup_cfg_entries(result: ParseResult, path: str, value: str, kind: Depende
 
 
 def parse_pipfile(path: str, text: str) -> ParseResult:
-    data = _toml(path, text)
+    data = load_toml(path, text)
     result = ParseResult()
     _add_table(result, path, _lookup(path, data, ("packages",), dict) or {}, RUNTIME)
     _add_table(result, path, _lookup(path, data, ("dev-packages",), dict) or {}, DEVELOPMENT)
     return _finish(result)
 
 
-def _json(path: str, text: str) -> dict[str, Any]:
-    if not text.strip():
-        return {}
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    if not isinstance(data, dict):
-        raise ManifestError(path, "expected a JSON object")
-    return data
-
-
 def parse_pipfile_lock(path: str, text: str) -> ParseResult:
     """Pipfile.lock does not record which packages the Pipfile names, so none is direct."""
-    data = _json(path, text)
+    data = load_json(path, text)
     result = ParseResult()
     for section, kind in (("default", RUNTIME), ("develop", DEVELOPMENT)):
         for name, entry in (_lookup(path, data, (section,), dict) or {}).items():
@@ -528,7 +505,7 @@ def parse_poetry_lock(path: str, text: str) -> ParseResult:
     try:
         data = tomllib.loads(_without_file_hashes(text))
     except tomllib.TOMLDecodeError:
-        data = _toml(path, text)  # reports the error at its line in the file as written
+        data = load_toml(path, text)  # reports the error at its line in the file as written
     if not data:
         return ParseResult()
     version = _lookup(path, data, ("metadata", "lock-version"), str) or "1.0"
@@ -612,7 +589,7 @@ def _uv_roots(
 
 def parse_uv_lock(path: str, text: str) -> ParseResult:
     """Direct packages are those the project's own (editable or virtual) entries list."""
-    data = _toml(path, text)
+    data = load_toml(path, text)
     if not data:
         return ParseResult()
     _check_version(path, "version", data.get("version"), (1,))

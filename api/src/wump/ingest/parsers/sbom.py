@@ -7,7 +7,6 @@ it also tells what the project asks for itself (direct) from what comes along
 decoded `sbom` object of that API response as it is.
 """
 
-import json
 import re
 from collections import defaultdict
 from collections.abc import Iterable, Iterator
@@ -25,6 +24,7 @@ from wump.ingest.parsers.base import (
     ParseResult,
     collapse,
 )
+from wump.ingest.parsers.formats import load_json
 from wump.models.enums import DependencyType
 
 __all__ = ["CYCLONEDX_VERSIONS", "PARSERS", "parse", "parse_sbom"]
@@ -75,7 +75,7 @@ class _Entry:
 
 def parse(path: str, text: str) -> ParseResult:
     """Dependencies in an SBOM file, or in a saved GitHub SBOM API response."""
-    document = _load(path, text)
+    document = load_json(path, text)
     # A saved API response (`gh api .../dependency-graph/sbom > sbom.json`) wraps the document.
     inner = document.get("sbom")
     if isinstance(inner, dict) and "spdxVersion" not in document:
@@ -95,18 +95,6 @@ def parse_sbom(path: str, document: dict[str, Any]) -> ParseResult:
     raise ManifestError(
         path, 'neither SPDX ("spdxVersion") nor CycloneDX ("bomFormat": "CycloneDX")'
     )
-
-
-def _load(path: str, text: str) -> Json:
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise ManifestError(path, f"invalid JSON: {exc.msg}", line=exc.lineno) from None
-    except RecursionError:
-        raise ManifestError(path, "JSON nested too deeply") from None
-    if not isinstance(document, dict):
-        raise ManifestError(path, "an SBOM is a JSON object")
-    return document
 
 
 # SPDX
