@@ -72,14 +72,14 @@ def page_params(
 PageDep = Annotated[PageParams, Depends(page_params)]
 
 
-def _no_control_characters(value: str) -> str:
+def reject_control_characters(value: str) -> str:
     # PostgreSQL refuses NUL in text; other control characters are never part of a name.
     if any(ord(char) < 32 for char in value):
         raise ValueError("must not contain control characters")
     return value
 
 
-FilterText = Annotated[str, AfterValidator(_no_control_characters)]
+FilterText = Annotated[str, AfterValidator(reject_control_characters)]
 """A free-text query parameter (search terms, languages, logins) safe to bind in SQL."""
 
 
