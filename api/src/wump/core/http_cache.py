@@ -148,5 +148,6 @@ def cached_get_responses(
     return {
         200: ok,
         304: {"description": "Not Modified: the `If-None-Match` ETag is still current."},
-        **problem_responses(*errors),
+        # Any GET whose URL (query string included) is longer than the server accepts.
+        **problem_responses(*errors, 414),
     }

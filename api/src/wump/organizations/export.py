@@ -3,6 +3,13 @@
 from wump.core.csv_export import CsvRow
 from wump.organizations.schemas import OrganizationDependency, OrganizationListItem
 
+CSV_EXAMPLE = (
+    "login,name,kind,total_stars,total_repositories,dependencies_count,company,website_url,"
+    "github_url,sponsorship_url,is_verified\r\n"
+    'stripe,Stripe,organization,123456,310,842,"Stripe, Inc.",https://stripe.com,'
+    "https://github.com/stripe,,true\r\n"
+)
+
 ORGANIZATIONS_HEADER: CsvRow = [
     "login",
     "name",

@@ -36,12 +36,6 @@ HostQuery = Annotated[
     Query(max_length=64, description="The code host the login belongs to."),
 ]
 
-_ORGANIZATIONS_CSV = (
-    "login,name,kind,total_stars,total_repositories,dependencies_count,company,website_url,"
-    "github_url,sponsorship_url,is_verified\r\n"
-    'stripe,Stripe,organization,123456,310,842,"Stripe, Inc.",https://stripe.com,'
-    "https://github.com/stripe,,true\r\n"
-)
 _DEPENDENCIES_CSV = (
     "ecosystem,name,purl,repositories_count,dependency_types,first_seen_at\r\n"
     "pypi,httpx,pkg:pypi/httpx,7,runtime test,2026-02-01T10:00:00+00:00\r\n"
@@ -52,7 +46,7 @@ _DEPENDENCIES_CSV = (
     "",
     response_model=Page[OrganizationListItem],
     summary="List organizations",
-    responses=cached_get_responses(400, 422, csv_example=_ORGANIZATIONS_CSV),
+    responses=cached_get_responses(400, 422, csv_example=columns.CSV_EXAMPLE),
 )
 async def list_organizations(
     request: Request,

@@ -19,6 +19,7 @@ from wump.core.pagination import (
 )
 from wump.organizations import export as organization_columns
 from wump.organizations.schemas import OrganizationListItem
+from wump.packages import examples as package_examples
 from wump.packages import export as package_columns
 from wump.packages import service as package_service
 from wump.packages.schemas import PackageListItem
@@ -46,7 +47,7 @@ QueryParam = Annotated[
     "/packages",
     response_model=Page[PackageListItem],
     summary="Search packages",
-    responses=cached_get_responses(400, 404, 422),
+    responses=cached_get_responses(400, 404, 422, csv_example=package_examples.PACKAGES_CSV),
 )
 async def search_packages(
     request: Request,
@@ -100,7 +101,7 @@ async def search_packages(
     "/organizations",
     response_model=Page[OrganizationListItem],
     summary="Search organizations",
-    responses=cached_get_responses(400, 422),
+    responses=cached_get_responses(400, 422, csv_example=organization_columns.CSV_EXAMPLE),
 )
 async def search_organizations(
     request: Request,
