@@ -187,6 +187,13 @@ def decode_cursor(token: str, *, scope: str, kinds: Sequence[KeyKind]) -> Cursor
     return Cursor(keys=keys, context=context)
 
 
+def page_cursor(page: PageParams, *, scope: str, kinds: Sequence[KeyKind]) -> Cursor | None:
+    """The page's decoded cursor, or None on the first page."""
+    if page.cursor is None:
+        return None
+    return decode_cursor(page.cursor, scope=scope, kinds=kinds)
+
+
 def _malformed() -> BadRequest:
     return BadRequest("The cursor is malformed. Use the `next_cursor` of a previous page as is.")
 

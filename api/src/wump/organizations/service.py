@@ -9,7 +9,7 @@ from wump.core.cache import Cache
 from wump.core.config import Settings
 from wump.core.errors import NotFound
 from wump.core.http_cache import Compute, cached_json, generation_key
-from wump.core.pagination import Cursor, Page, PageParams, decode_cursor, query_scope, split_page
+from wump.core.pagination import Page, PageParams, page_cursor, query_scope, split_page
 from wump.ingest.identity import Ecosystem
 from wump.models import Organization, OwnerKind
 from wump.organizations import repository as statements
@@ -33,12 +33,6 @@ async def resolve(session: AsyncSession, login: str, *, host: str) -> Organizati
     return organization
 
 
-def _decode(page: PageParams, scope: str, kinds: Sequence[Any]) -> Cursor | None:
-    if page.cursor is None:
-        return None
-    return decode_cursor(page.cursor, scope=scope, kinds=kinds)
-
-
 async def list_organizations(
     session: AsyncSession, *, kind: OwnerKind | None, sort: OrganizationSort, page: PageParams
 ) -> Page[OrganizationListItem]:
@@ -46,7 +40,7 @@ async def list_organizations(
     listing = statements.organization_listing(statements.kind_condition(kind), sort)
     keyset = statements.organization_keyset(listing, sort)
     scope = query_scope("organizations", kind, sort)
-    cursor = _decode(page, scope, keyset.kinds)
+    cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
     total = await repository.count(listing)
     rows = await repository.page(listing, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
@@ -121,7 +115,7 @@ async def dependencies(
     listing = statements.dependency_listing(organization.id, ecosystem)
     keyset = statements.dependency_keyset(listing, sort)
     scope = query_scope("organization-dependencies", organization.id, ecosystem, sort)
-    cursor = _decode(page, scope, keyset.kinds)
+    cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
     total = await repository.count(listing)
     rows = await repository.page(listing, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)

@@ -15,7 +15,7 @@ from wump.core.cache import Cache
 from wump.core.config import Settings
 from wump.core.errors import BadRequest, NotFound
 from wump.core.http_cache import Compute, cached_json, generation_key
-from wump.core.pagination import Cursor, Page, PageParams, decode_cursor, query_scope, split_page
+from wump.core.pagination import Cursor, Page, PageParams, page_cursor, query_scope, split_page
 from wump.ingest.identity import (
     Ecosystem,
     InvalidPackageName,
@@ -55,15 +55,19 @@ def supported_ecosystems() -> list[str]:
     return [ecosystem.value for ecosystem in Ecosystem]
 
 
+def unknown_ecosystem(value: str) -> NotFound:
+    return NotFound(
+        f"Unknown ecosystem {value!r}. Supported: {', '.join(supported_ecosystems())} "
+        "(aliases: rubygems, go, crates, packagist).",
+        extra={"supported_ecosystems": supported_ecosystems()},
+    )
+
+
 def ecosystem_or_404(value: str) -> Ecosystem:
     try:
         return parse_ecosystem(value)
     except UnknownEcosystem:
-        raise NotFound(
-            f"Unknown ecosystem {value!r}. Supported: {', '.join(supported_ecosystems())} "
-            "(aliases: rubygems, go, crates, packagist).",
-            extra={"supported_ecosystems": supported_ecosystems()},
-        ) from None
+        raise unknown_ecosystem(value) from None
 
 
 async def resolve(session: AsyncSession, ecosystem: str, name: str) -> Package:
@@ -106,8 +110,7 @@ async def resolve_purl(session: AsyncSession, purl: str) -> Package:
     try:
         identity = PackageIdentity.from_purl(purl)
     except UnknownEcosystem as exc:
-        ecosystem_or_404(exc.value)
-        raise  # unreachable: ecosystem_or_404 raised
+        raise unknown_ecosystem(exc.value) from None
     except (InvalidPackageName, ValueError) as exc:
         raise BadRequest(f"Not a valid package URL: {exc}") from None
     return await _find_identity(session, identity)
@@ -236,7 +239,9 @@ async def dependents(
     """One page of the organizations that depend on `package`, ranked by `query.sort`."""
     repository = PackageRepository(session)
     scope = query.scope(package.id)
-    cursor = _decode(query.page, scope, statements.dependents_sort_kinds(query.sort))
+    cursor = page_cursor(
+        query.page, scope=scope, kinds=statements.dependents_sort_kinds(query.sort)
+    )
     as_of = _as_of(cursor)
     scorer = Scorer(settings.scoring, datetime.combine(as_of, time(), tzinfo=UTC))
     conditions = statements.edge_conditions(
@@ -263,12 +268,6 @@ async def dependents(
         next_cursor=next_cursor,
         dependents=_dependents(page, _group(nested), scorer),
     )
-
-
-def _decode(page: PageParams, scope: str, kinds: Sequence[Any]) -> Cursor | None:
-    if page.cursor is None:
-        return None
-    return decode_cursor(page.cursor, scope=scope, kinds=kinds)
 
 
 def _group(rows: Sequence[Mapping[Any, Any]]) -> dict[int, list[DependentRepository]]:
@@ -343,7 +342,7 @@ async def dependent_repositories(
         statements.edge_conditions(package.id, filters, excluded_logins(package, filters))
     )
     keyset = statements.repositories_keyset(rows_source, sort)
-    cursor = _decode(page, scope, keyset.kinds)
+    cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
     total = await repository.count(rows_source)
     rows = await repository.page(rows_source, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
@@ -391,7 +390,7 @@ async def list_packages(
     listing = statements.package_listing(ecosystem, conditions, sort)
     keyset = statements.package_keyset(listing, sort)
     scope = query_scope("packages", ecosystem, (q or "").lower(), sort)
-    cursor = _decode(page, scope, keyset.kinds)
+    cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
     total = await repository.count(listing)
     rows = await repository.page(listing, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)

@@ -2,7 +2,7 @@
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wump.core.pagination import Page, PageParams, decode_cursor, query_scope, split_page
+from wump.core.pagination import Page, PageParams, page_cursor, query_scope, split_page
 from wump.ingest.identity import Ecosystem
 from wump.organizations import service as organization_service
 from wump.organizations.repository import OrganizationRepository
@@ -20,9 +20,7 @@ async def packages(
     matches = statements.package_matches(q, ecosystem)
     keyset = statements.package_keyset(matches)
     scope = query_scope("search-packages", q.lower(), ecosystem)
-    cursor = None
-    if page.cursor is not None:
-        cursor = decode_cursor(page.cursor, scope=scope, kinds=keyset.kinds)
+    cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
     total = await repository.count(matches)
     rows = await repository.page(matches, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
@@ -41,9 +39,7 @@ async def organizations(
     matches = statements.organization_matches(q)
     keyset = statements.organization_keyset(matches)
     scope = query_scope("search-organizations", q.lower())
-    cursor = None
-    if page.cursor is not None:
-        cursor = decode_cursor(page.cursor, scope=scope, kinds=keyset.kinds)
+    cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
     total = await repository.count(matches)
     rows = await repository.page(matches, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
