@@ -27,6 +27,10 @@ from wump.core.tracing import (
     shutdown_tracing,
 )
 from wump.health.router import router as health_router
+from wump.jobs.broker import attach, build_queue
+from wump.jobs.router import router as jobs_router
+from wump.providers.registry import build_registry
+from wump.providers.router import router as providers_router
 
 DESCRIPTION = """
 **wump** answers the question every open-source maintainer has:
@@ -68,21 +72,29 @@ def build_limiter(settings: Settings) -> RateLimiter:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: Settings = app.state.settings
     engine = create_engine(settings)
+    http = build_http_client(settings)
     resources = Resources(
         settings=settings,
         engine=engine,
         sessionmaker=create_sessionmaker(engine),
         cache=build_cache(settings),
-        http=build_http_client(settings),
+        http=http,
         limiter=build_limiter(settings),
+        providers=build_registry(settings, http),
+        jobs=build_queue(settings),
     )
     provider = app.state.tracer_provider
     if provider is not None:
         instrument_resources(provider, engine, resources.http)
     app.state.resources = resources
+    # Jobs this process runs (the in-process queue) use the app's current resources.
+    attach(resources.jobs, lambda: app.state.resources)
+    await resources.jobs.startup()
     try:
         yield
     finally:
+        await resources.jobs.shutdown()
+        await resources.providers.aclose()
         await resources.http.aclose()
         await resources.cache.close()
         await resources.limiter.close()
@@ -140,5 +152,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(api_router, dependencies=guarded, responses=access_errors)
     app.include_router(
         admin_keys_router, prefix=api_router.prefix, dependencies=guarded, responses=access_errors
+    )
+    app.include_router(
+        jobs_router, prefix=api_router.prefix, dependencies=guarded, responses=access_errors
+    )
+    app.include_router(
+        providers_router, prefix=api_router.prefix, dependencies=guarded, responses=access_errors
     )
     return app

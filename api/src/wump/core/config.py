@@ -2,7 +2,7 @@
 
 import ipaddress
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -228,3 +228,58 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    # Background jobs (see ARCHITECTURE.md, "Providers and jobs"). With VALKEY_URL the
+    # queue is a Valkey stream that `wump worker` processes consume; without it, jobs
+    # run inside the process that queued them.
+    job_queue_name: str = Field(default="wump:jobs", min_length=1, max_length=200)
+    # Attempts per job, the first included; only transient provider and connection
+    # failures are retried.
+    job_max_attempts: int = Field(default=3, ge=1, le=10)
+    # Backoff before a retry: about this many seconds, doubling per attempt, jittered.
+    job_retry_delay_seconds: float = Field(default=10.0, ge=0, le=3600)
+    job_retry_max_delay_seconds: float = Field(default=300.0, ge=0, le=86400)
+    # A job running longer is stopped and recorded as failed.
+    job_timeout_seconds: int = Field(default=1800, ge=1, le=86400)
+    # A job a worker took but never acknowledged (the worker died) goes to another
+    # worker after this long. Must be longer than JOB_TIMEOUT_SECONDS.
+    job_redelivery_seconds: int = Field(default=2100, ge=1, le=172800)
+    # Jobs one worker process runs at the same time.
+    job_concurrency: int = Field(default=10, ge=1, le=1000)
+    job_heartbeat_seconds: float = Field(default=5.0, gt=0, le=300)
+    # Finished job records are deleted by the monthly cleanup after this many days.
+    job_retention_days: int = Field(default=90, ge=1, le=3650)
+    # Follow-up jobs (scans of owners and repositories found) one job may queue.
+    job_follow_up_limit: int = Field(default=100, ge=0, le=100_000)
+    # Pages (of 100) of dependents or repositories one job reads from one provider.
+    job_max_pages: int = Field(default=50, ge=1, le=10_000)
+    # Owners refreshed by one enrichment run, and the age that makes a profile stale.
+    job_enrich_batch: int = Field(default=500, ge=1, le=100_000)
+    job_enrich_stale_days: int = Field(default=7, ge=1, le=3650)
+    # refresh.tracked re-discovers packages requested within this many days.
+    job_refresh_requested_days: int = Field(default=30, ge=1, le=3650)
+    # A package refresh asked again within this many seconds returns the earlier job.
+    job_refresh_dedupe_seconds: int = Field(default=3600, ge=0, le=604800)
+    # Repositories not scanned for this many days are re-checked by the cleanup job.
+    job_recheck_after_days: int = Field(default=30, ge=1, le=3650)
+    job_cleanup_repository_checks: int = Field(default=200, ge=0, le=100_000)
+    # Without VALKEY_URL, how the process that queued a job runs it: `background` (in
+    # the same process, after the request), `inline` (to its end before the call that
+    # queued it returns), or `off` (never: jobs stay pending). Unset means `off` under
+    # ENVIRONMENT=test, so no test reaches a real provider by accident, else `background`.
+    job_mode: Literal["background", "inline", "off"] | None = None
+
+    @model_validator(mode="after")
+    def _redelivery_after_timeout(self) -> Self:
+        if self.job_redelivery_seconds <= self.job_timeout_seconds:
+            raise ValueError(
+                "JOB_REDELIVERY_SECONDS must be longer than JOB_TIMEOUT_SECONDS, or a job "
+                "still running would be handed to a second worker"
+            )
+        return self
+
+    @property
+    def effective_job_mode(self) -> str:
+        if self.job_mode is not None:
+            return self.job_mode
+        return "off" if self.environment is Environment.TEST else "background"

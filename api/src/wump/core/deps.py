@@ -12,6 +12,8 @@ from wump.auth.ratelimit import RateLimiter
 from wump.core.cache import Cache
 from wump.core.config import Settings
 from wump.core.db import session_scope
+from wump.jobs.queue import JobQueue
+from wump.providers.registry import ProviderRegistry
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +26,9 @@ class Resources:
     cache: Cache
     http: httpx.AsyncClient
     limiter: RateLimiter
+    # The data providers over `http`, and the job queue (see wump.jobs).
+    providers: ProviderRegistry
+    jobs: JobQueue
 
 
 def get_resources(request: Request) -> Resources:

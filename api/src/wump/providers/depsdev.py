@@ -17,6 +17,7 @@ from wump.providers.base import (
     HealthRecorder,
     ProviderHealth,
     ProviderHttp,
+    RequestBudget,
     RetryPolicy,
     UnsupportedRequest,
     parse_model,
@@ -68,6 +69,11 @@ class DepsDevProvider:
         return DepsDevProvider(
             self.http.client, base_url=self.base_url, http=self.http.with_budget(limit)
         )
+
+    @property
+    def budget(self) -> RequestBudget:
+        """This copy's request budget; `used` counts the requests it sent."""
+        return self.http.budget
 
     def health(self) -> ProviderHealth:
         return self.http.health.snapshot(

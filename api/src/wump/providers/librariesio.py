@@ -19,6 +19,7 @@ from wump.providers.base import (
     ProviderError,
     ProviderHealth,
     ProviderHttp,
+    RequestBudget,
     RetryPolicy,
     SlidingWindowLimiter,
     UnsupportedRequest,
@@ -104,6 +105,11 @@ class LibrariesIoProvider:
             base_url=self.base_url,
             http=self.http.with_budget(limit),
         )
+
+    @property
+    def budget(self) -> RequestBudget:
+        """This copy's request budget; `used` counts the requests it sent."""
+        return self.http.budget
 
     def health(self) -> ProviderHealth:
         return self.http.health.snapshot(

@@ -10,7 +10,7 @@ when it cannot use that provider.
 from collections.abc import Awaitable, Callable, Iterable, Sequence, Sized
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any, Generic, Literal, Protocol, TypeVar
+from typing import Any, Generic, Literal, Protocol, TypeVar, cast
 
 import httpx
 from githubkit import GitHub
@@ -22,6 +22,8 @@ from wump.providers.base import (
     ProviderHealth,
     ProviderNotFound,
     ProviderTransientError,
+    RateLimitInfo,
+    RequestBudget,
     RetryPolicy,
 )
 from wump.providers.depsdev import DepsDevProvider
@@ -94,6 +96,23 @@ class ProviderRegistry:
         """Every provider's health record, in the fallback order."""
         return [self._providers[name].health() for name in self.order]
 
+    def with_budget(self, limit: int | None) -> "ProviderRegistry":
+        """A copy for one job: every provider gets its own budget of `limit` requests.
+
+        The copies share the HTTP clients, limiters and health records.
+        """
+        providers = [_budgeted(self._providers[name], limit) for name in self.order]
+        return ProviderRegistry(providers, order=self.order)
+
+    def requests_used(self) -> dict[str, int]:
+        """Requests each provider sent through this registry's budgets (retries included)."""
+        used: dict[str, int] = {}
+        for name in self.order:
+            budget = getattr(self._providers[name], "budget", None)
+            if isinstance(budget, RequestBudget) and budget.used:
+                used[name] = budget.used
+        return used
+
     async def aclose(self) -> None:
         """Close what the providers opened themselves (GitHub's connection pool).
 
@@ -135,6 +154,11 @@ class ProviderRegistry:
         if errors and not answered:
             raise _summary_error(capability, errors)
         return FallbackResult(None, None, tuple(attempts))
+
+
+def _budgeted(provider: Provider, limit: int | None) -> Provider:
+    with_budget = getattr(provider, "with_budget", None)
+    return cast(Provider, with_budget(limit)) if with_budget is not None else provider
 
 
 def _skip_reason(provider: Provider) -> str:
@@ -189,3 +213,45 @@ def build_registry(
         ),
     ]
     return ProviderRegistry(providers, order=settings.provider_fallback_order)
+
+
+def merge_health(records: Iterable[Sequence[ProviderHealth]]) -> list[ProviderHealth]:
+    """One health record per provider from several processes' records (API and workers).
+
+    Counts add up; the newest success and error win; the rate limit shown is the
+    one from the newest window, and within it the lowest remaining allowance,
+    which is the latest the provider reported.
+    """
+    by_name: dict[str, list[ProviderHealth]] = {}
+    for record in records:
+        for health in record:
+            by_name.setdefault(health.name, []).append(health)
+    return [_merge_one(name, healths) for name, healths in by_name.items()]
+
+
+def _merge_one(name: str, healths: list[ProviderHealth]) -> ProviderHealth:
+    successes = [h.last_success_at for h in healths if h.last_success_at is not None]
+    errors = [h.last_error for h in healths if h.last_error is not None]
+    return ProviderHealth(
+        name=name,
+        configured=any(h.configured for h in healths),
+        capabilities=sorted({c for h in healths for c in h.capabilities}),
+        requests=sum(h.requests for h in healths),
+        successes=sum(h.successes for h in healths),
+        failures=sum(h.failures for h in healths),
+        retries=sum(h.retries for h in healths),
+        not_modified=sum(h.not_modified for h in healths),
+        last_success_at=max(successes, default=None),
+        last_error=max(errors, key=lambda error: error.at, default=None),
+        rate_limit=_latest_rate_limit([h.rate_limit for h in healths]),
+    )
+
+
+def _latest_rate_limit(limits: list[RateLimitInfo]) -> RateLimitInfo:
+    known = [limit for limit in limits if limit.remaining is not None]
+    if not known:
+        return RateLimitInfo()
+    epoch = datetime.min.replace(tzinfo=UTC)
+    newest = max(limit.reset_at or epoch for limit in known)
+    window = [limit for limit in known if (limit.reset_at or epoch) == newest]
+    return min(window, key=lambda limit: limit.remaining or 0)

@@ -12,6 +12,8 @@ from typing import Generic, TypeVar
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 from pydantic.alias_generators import to_camel
 
+from wump.providers.base import ProviderHealth
+
 T = TypeVar("T")
 C = TypeVar("C")
 
@@ -410,3 +412,17 @@ class DepsDevProject(CamelModel):
     description: str | None = None
     homepage: str | None = None
     scorecard: DepsDevScorecard | None = None
+
+
+# --- wump's own view ---------------------------------------------------------------
+
+
+class ProviderHealthList(BaseModel):
+    """The health of every data provider, in the fallback order."""
+
+    items: list[ProviderHealth]
+    processes: int = Field(
+        description="How many processes' records were added up: this API process and "
+        "every worker with a live heartbeat.",
+        examples=[3],
+    )
