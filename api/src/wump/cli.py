@@ -13,6 +13,7 @@ from wump.core.config import Settings
 from wump.core.db import create_engine
 from wump.core.logging import configure_logging
 from wump.ingest.cli import demo_command, ingest_app, parse_command
+from wump.jobs.cli import jobs_app, scheduler_command, worker_command
 
 app = typer.Typer(
     name="wump",
@@ -24,6 +25,9 @@ app.add_typer(keys_app, name="keys")
 app.add_typer(ingest_app, name="ingest")
 app.command("parse")(parse_command)
 app.command("demo")(demo_command)
+app.add_typer(jobs_app, name="jobs")
+app.command("worker")(worker_command)
+app.command("scheduler")(scheduler_command)
 
 
 async def _migrate(settings: Settings) -> str | None:

@@ -5,7 +5,14 @@ from fastapi import APIRouter, Response
 from wump import __version__
 from wump.core.deps import ResourcesDep
 from wump.health import service
-from wump.health.schemas import CheckStatus, Health, Liveness, OverallStatus, Readiness
+from wump.health.schemas import (
+    CheckStatus,
+    Health,
+    JobsHealth,
+    Liveness,
+    OverallStatus,
+    Readiness,
+)
 
 router = APIRouter(prefix="/health", tags=["health"])
 
@@ -17,13 +24,17 @@ async def health(resources: ResourcesDep) -> Health:
     Always answers **200**, so dashboards can poll it and read the details:
     `status` is `healthy` when every check passes and `degraded` otherwise.
     Each check runs under a short timeout, so a hung database or cache cannot
-    hang this endpoint.
+    hang this endpoint. With `VALKEY_URL` set, the `jobs` check adds the job
+    queue and its workers (details at `/health/jobs`).
     """
     settings = resources.settings
+    # The queue is a dependency only when it is shared (Valkey) and served by workers.
+    jobs = (resources.jobs, settings) if resources.jobs.backend == "valkey" else None
     checks = await service.run_checks(
-        resources.engine, resources.cache, settings.health_check_timeout_seconds
+        resources.engine, resources.cache, settings.health_check_timeout_seconds, jobs=jobs
     )
-    healthy = all(c.status is CheckStatus.HEALTHY for c in (checks.database, checks.cache))
+    results = (checks.database, checks.cache, checks.jobs)
+    healthy = all(c.status is CheckStatus.HEALTHY for c in results if c is not None)
     return Health(
         status=OverallStatus.HEALTHY if healthy else OverallStatus.DEGRADED,
         service=settings.otel_service_name,
@@ -56,3 +67,20 @@ async def ready(resources: ResourcesDep, response: Response) -> Readiness:
         response.status_code = 503
         return Readiness(status="not_ready", checks=checks)
     return Readiness(status="ready", checks=checks)
+
+
+@router.get("/jobs", response_model=JobsHealth, summary="Background jobs health")
+async def jobs(resources: ResourcesDep) -> JobsHealth:
+    """The background job system: the queue (its backend, jobs waiting and jobs taken
+    but unfinished), the workers alive (each sends a heartbeat every few seconds), the
+    newest failed jobs of the last day, and how many jobs are stale (their worker died
+    and no other will take them).
+
+    Always answers **200**; `status` is `degraded` when queued jobs cannot run."""
+    settings = resources.settings
+    return await service.jobs_health(
+        resources.jobs,
+        resources.sessionmaker,
+        settings,
+        settings.health_check_timeout_seconds,
+    )

@@ -1,7 +1,8 @@
+import uuid
 from datetime import datetime
 from enum import StrEnum
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class CheckStatus(StrEnum):
@@ -29,6 +30,11 @@ class CheckResult(BaseModel):
 class HealthChecks(BaseModel):
     database: CheckResult
     cache: CheckResult
+    jobs: CheckResult | None = Field(
+        default=None,
+        description="The job queue and its workers: healthy when Valkey answers and at least "
+        "one worker sent a heartbeat. Present only when VALKEY_URL is set.",
+    )
 
 
 class Health(BaseModel):
@@ -46,3 +52,58 @@ class Liveness(BaseModel):
 class Readiness(BaseModel):
     status: str = Field(description="`ready` or `not_ready`.", examples=["ready"])
     checks: HealthChecks
+
+
+class QueueInfo(BaseModel):
+    backend: str = Field(description="`valkey` (a shared stream) or `memory` (in-process).")
+    name: str = Field(examples=["wump:jobs"])
+    runs_jobs: bool = Field(
+        description="False when nothing will run queued jobs here (`JOB_MODE=off` without "
+        "Valkey): they stay pending."
+    )
+    waiting: int | None = Field(
+        default=None, description="Jobs no worker has taken yet (Valkey only)."
+    )
+    in_progress: int | None = Field(
+        default=None,
+        description="Jobs a worker took and has not finished: running, or left by a worker "
+        "that died (redelivered after JOB_REDELIVERY_SECONDS). Valkey only.",
+    )
+
+
+class WorkerInfo(BaseModel):
+    id: str
+    hostname: str
+    pid: int
+    started_at: datetime
+    heartbeat_at: datetime
+    running: int = Field(description="Jobs running in the worker now.")
+    finished: int = Field(description="Attempts it finished since it started.")
+    failed: int = Field(description="Of those, attempts that failed (retried or not).")
+
+
+class FailedJob(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: uuid.UUID
+    type: str = Field(validation_alias="job_type", examples=["scan.repository"])
+    attempts: int
+    error_message: str | None
+    created_at: datetime
+
+
+class JobsHealth(BaseModel):
+    status: OverallStatus = Field(
+        description="`degraded` when queued jobs cannot run: Valkey is unreachable or no "
+        "worker is alive (or, without Valkey, `JOB_MODE=off`)."
+    )
+    queue: QueueInfo
+    workers: list[WorkerInfo] = Field(description="Workers with a live heartbeat.")
+    recent_failures: list[FailedJob] = Field(
+        description="The newest failed jobs of the last 24 hours (the dead-letter records; "
+        "`GET /api/v1/jobs?status=failed` lists them all)."
+    )
+    stale_jobs: int = Field(
+        description="Jobs `running` or `pending` that no worker will finish any more."
+    )
+    error: str | None = Field(default=None, description="Why the queue could not be read.")

@@ -3,16 +3,35 @@
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import structlog
+from redis.exceptions import RedisError
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wump.core.cache import Cache
-from wump.health.schemas import CheckResult, CheckStatus, HealthChecks
+from wump.core.config import Settings
+from wump.core.db import session_scope
+from wump.health.schemas import (
+    CheckResult,
+    CheckStatus,
+    FailedJob,
+    HealthChecks,
+    JobsHealth,
+    OverallStatus,
+    QueueInfo,
+    WorkerInfo,
+)
+from wump.jobs import monitor
+from wump.jobs import repository as jobs_repository
+from wump.jobs.queue import JobQueue
+from wump.models.base import utcnow
 
 log = structlog.get_logger(__name__)
+
+# How many failed jobs /health/jobs shows.
+RECENT_FAILURES = 10
 
 
 async def _timed(name: str, probe: Callable[[], Awaitable[None]], budget: float) -> CheckResult:
@@ -51,8 +70,81 @@ async def check_cache(cache: Cache, budget: float) -> CheckResult:
     return result
 
 
-async def run_checks(engine: AsyncEngine, cache: Cache, budget: float) -> HealthChecks:
+async def run_checks(
+    engine: AsyncEngine,
+    cache: Cache,
+    budget: float,
+    *,
+    jobs: tuple[JobQueue, Settings] | None = None,
+) -> HealthChecks:
+    """The database and cache checks, and the jobs check when `jobs` is given."""
     database, cache_result = await asyncio.gather(
         check_database(engine, budget), check_cache(cache, budget)
     )
-    return HealthChecks(database=database, cache=cache_result)
+    checks = HealthChecks(database=database, cache=cache_result)
+    if jobs is not None:
+        checks.jobs = await check_jobs(*jobs, budget)
+    return checks
+
+
+async def check_jobs(queue: JobQueue, settings: Settings, budget: float) -> CheckResult:
+    """The queue answers and at least one worker is alive."""
+    live: list[monitor.WorkerBeat] = []
+
+    async def probe() -> None:
+        redis = queue.redis()
+        assert redis is not None
+        async with redis:
+            await redis.ping()
+        live.extend(await monitor.workers(queue, settings))
+
+    result = await _timed("jobs", probe, budget)
+    result.backend = queue.backend
+    if result.status is CheckStatus.HEALTHY and not live:
+        window = settings.job_heartbeat_seconds * monitor.MISSED_BEATS
+        result.status = CheckStatus.UNHEALTHY
+        result.error = f"no worker sent a heartbeat in the last {window:g} s"
+    return result
+
+
+async def jobs_health(
+    queue: JobQueue,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    settings: Settings,
+    budget: float,
+) -> JobsHealth:
+    """Workers, queue depth, recent failures and stale jobs."""
+    now = utcnow()
+    workers, depth, error = await _queue_state(queue, settings, budget)
+    async with session_scope(sessionmaker) as session:
+        failures = await jobs_repository.recent_failures(
+            session, since=now - timedelta(days=1), limit=RECENT_FAILURES
+        )
+        stale = await jobs_repository.count_stale(session, settings=settings, now=now)
+    shared = queue.backend == "valkey"
+    healthy = (error is None and bool(workers)) if shared else queue.sends
+    return JobsHealth(
+        status=OverallStatus.HEALTHY if healthy else OverallStatus.DEGRADED,
+        queue=QueueInfo(
+            backend=queue.backend,
+            name=queue.name,
+            runs_jobs=queue.sends,
+            waiting=depth.waiting,
+            in_progress=depth.in_progress,
+        ),
+        workers=[WorkerInfo.model_validate(beat.model_dump()) for beat in workers],
+        recent_failures=[FailedJob.model_validate(job, from_attributes=True) for job in failures],
+        stale_jobs=stale,
+        error=error,
+    )
+
+
+async def _queue_state(
+    queue: JobQueue, settings: Settings, budget: float
+) -> tuple[list[monitor.WorkerBeat], monitor.Depth, str | None]:
+    try:
+        workers = await asyncio.wait_for(monitor.workers(queue, settings), budget)
+        depth = await asyncio.wait_for(monitor.depth(queue), budget)
+    except (TimeoutError, RedisError, OSError) as exc:
+        return [], monitor.Depth(None, None), type(exc).__name__
+    return workers, depth, None

@@ -142,23 +142,30 @@ def jobs_statement(status: JobStatus | None, job_type: str | None) -> Select[Job
     return statement
 
 
+def _stale(settings: Settings, now: datetime) -> ColumnElement[bool]:
+    return or_(
+        and_(
+            JobExecution.status == JobStatus.RUNNING.value,
+            func.coalesce(JobExecution.started_at, JobExecution.created_at)
+            < running_deadline(settings, now),
+        ),
+        and_(
+            JobExecution.status == JobStatus.PENDING.value,
+            JobExecution.created_at < now - PENDING_EXPIRY,
+        ),
+    )
+
+
+async def count_stale(session: AsyncSession, *, settings: Settings, now: datetime) -> int:
+    statement = select(func.count()).select_from(JobExecution).where(_stale(settings, now))
+    return int(await session.scalar(statement) or 0)
+
+
 async def fail_stale(session: AsyncSession, *, settings: Settings, now: datetime) -> int:
     """Record jobs whose worker died (and that no worker will take again) as failed."""
     result = await session.execute(
         update(JobExecution)
-        .where(
-            or_(
-                and_(
-                    JobExecution.status == JobStatus.RUNNING.value,
-                    func.coalesce(JobExecution.started_at, JobExecution.created_at)
-                    < running_deadline(settings, now),
-                ),
-                and_(
-                    JobExecution.status == JobStatus.PENDING.value,
-                    JobExecution.created_at < now - PENDING_EXPIRY,
-                ),
-            )
-        )
+        .where(_stale(settings, now))
         .values(
             status=JobStatus.FAILED.value,
             completed_at=now,
