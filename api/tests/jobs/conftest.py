@@ -119,13 +119,28 @@ RunJob = Callable[..., Awaitable[runner.Outcome]]
 
 
 @pytest.fixture
-def run_job(resources: Resources) -> RunJob:
+def run_job(jobs_app: FastAPI) -> RunJob:
     """Run a job in the test's process the way `wump jobs run` does, retries included."""
 
     async def run(job_type: str, **args: str) -> runner.Outcome:
-        return await runner.run_inline(resources, job_type, args)
+        return await runner.run_inline(jobs_app.state.resources, job_type, args)
 
     return run
+
+
+Configure = Callable[..., None]
+
+
+@pytest.fixture
+def configure(jobs_app: FastAPI) -> Configure:
+    """Change settings of the running app (and so of the jobs it runs)."""
+
+    def change(**updates: Any) -> None:
+        resources: Resources = jobs_app.state.resources
+        settings = resources.settings.model_copy(update=updates)
+        jobs_app.state.resources = dataclasses.replace(resources, settings=settings)
+
+    return change
 
 
 async def job_records(session: AsyncSession, job_type: str | None = None) -> list[JobExecution]:

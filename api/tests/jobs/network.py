@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import httpx
 
@@ -84,6 +84,8 @@ class FakeNetwork:
     # Paths (after the provider prefix) that answer 404.
     gone: set[str] = field(default_factory=set)
     stars: dict[str, int] = field(default_factory=dict)
+    # Old full name -> new: GitHub answers for the repository under its new name.
+    renamed: dict[str, str] = field(default_factory=dict)
     # Bump to make every repository answer a new ETag (a change on GitHub).
     version: int = 1
     faults: list[tuple[re.Pattern[str], list[Reply]]] = field(default_factory=list)
@@ -129,6 +131,7 @@ class FakeNetwork:
         for prefix, route in (
             ("/github", self._github),
             ("/ecosystems/repos/api/v1", self._ecosystems),
+            ("/ecosystems/packages/api/v1", self._packages),
             ("/librariesio/api", self._librariesio),
         ):
             if path.startswith(prefix + "/"):
@@ -206,6 +209,7 @@ class FakeNetwork:
         return f'W/"{digest[:16]}"'
 
     def _repository_reply(self, full_name: str, headers: dict[str, str]) -> Reply:
+        full_name = self.renamed.get(full_name.lower(), full_name)
         etag = self.etag(full_name)
         if headers.get("if-none-match") == etag:
             return Reply(304, headers={"etag": etag})
@@ -230,6 +234,15 @@ class FakeNetwork:
             return Reply(body=data)
         return Reply(404, fixture("ecosystems", "not_found.json"))
 
+    def _packages(
+        self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
+    ) -> Reply:
+        if match := re.fullmatch(r"/registries/[^/]+/packages/([^/]+)", path):
+            data = document("ecosystems", "registries_package.json")
+            data["name"] = unquote(match.group(1))
+            return Reply(body=data)
+        return Reply(404, fixture("ecosystems", "not_found.json"))
+
     def _librariesio(
         self, method: str, path: str, query: dict[str, str], headers: dict[str, str], body: bytes
     ) -> Reply:
@@ -237,6 +250,10 @@ class FakeNetwork:
             first_page = query.get("page", "1") == "1"
             items = fixture("librariesio", "dependent_repositories.json")
             return Reply(body=items if first_page else [])
+        if match := re.fullmatch(r"/[^/]+/([^/]+)", path):
+            data = document("librariesio", "project.json")
+            data["name"] = unquote(match.group(1))
+            return Reply(body=data)
         return Reply(404, fixture("librariesio", "not_found.json"))
 
 

@@ -14,17 +14,25 @@ from datetime import datetime, timedelta
 from typing import TypeVar
 
 from wump.ingest.identity import PackageIdentity
-from wump.ingest.loader import InvalidRepository, Loader, LoadStats, RepositoryRef, Snapshot
+from wump.ingest.loader import (
+    InvalidRepository,
+    Loader,
+    LoadStats,
+    PackageMetadata,
+    RepositoryRef,
+    Snapshot,
+)
 from wump.ingest.parsers.base import ParsedDependency
 from wump.jobs import repository
 from wump.jobs.context import JobContext, JobResult
 from wump.jobs.schemas import DiscoverDependentsArgs, JobType, NoArgs
 from wump.models import DependencySource, DependencyType
 from wump.models.base import utcnow
-from wump.providers.base import BudgetExhausted, Capability
+from wump.providers.base import BudgetExhausted, Capability, ProviderError, ProviderNotFound
+from wump.providers.depsdev import DepsDevProvider
 from wump.providers.ecosystems import EcosystemsProvider
 from wump.providers.librariesio import LibrariesIoProvider
-from wump.providers.registry import Provider
+from wump.providers.registry import FallbackResult, Provider
 from wump.providers.schemas import EcosystemsRepository, LibrariesIoRepository
 
 Item = TypeVar("Item", EcosystemsRepository, LibrariesIoRepository)
@@ -177,10 +185,14 @@ def _batches(items: Sequence[RepositoryRef], size: int) -> Iterator[Sequence[Rep
 async def discover_dependents(ctx: JobContext, args: DiscoverDependentsArgs) -> JobResult:
     """Load the repositories that depend on a package, then queue scans of their owners."""
     identity = PackageIdentity.from_purl(args.purl)
-    found = await ctx.providers.fetch_with_fallback(
-        Capability.DEPENDENTS,
-        lambda provider: dependents(provider, identity, max_pages=ctx.settings.job_max_pages),
-    )
+    try:
+        found = await ctx.providers.fetch_with_fallback(
+            Capability.DEPENDENTS,
+            lambda provider: dependents(provider, identity, max_pages=ctx.settings.job_max_pages),
+        )
+    except ProviderNotFound:
+        # No provider knows the package: it has no dependents anywhere wump can see.
+        found = FallbackResult(None, None)
     listing = found.value or Listing(complete=False)
     async with ctx.session() as session:
         package_id = await repository.ensure_package(session, identity)
@@ -193,8 +205,55 @@ async def discover_dependents(ctx: JobContext, args: DiscoverDependentsArgs) -> 
     if found.provider is not None:
         source = DependencySource(found.provider)
         metadata |= await _load(ctx, identity, package_id, listing, source)
+    metadata["package_metadata"] = await _describe_package(ctx, identity)
     await _queue_owner_scans(ctx, listing.repositories)
     return JobResult(records=len(listing), metadata=metadata)
+
+
+async def package_metadata(provider: Provider, identity: PackageIdentity) -> PackageMetadata | None:
+    """The package's description, links and latest version, for `fetch_with_fallback`."""
+    eco, name = identity.ecosystem, identity.name
+    match provider:
+        case EcosystemsProvider():
+            found = await provider.package(eco, name)
+            return PackageMetadata(
+                eco,
+                name,
+                found.description,
+                found.homepage,
+                found.repository_url,
+                found.latest_release_number,
+            )
+        case LibrariesIoProvider():
+            project = await provider.project(eco, name)
+            return PackageMetadata(
+                eco,
+                name,
+                project.description,
+                project.homepage,
+                project.repository_url,
+                project.latest_release_number,
+            )
+        case DepsDevProvider():
+            package = await provider.package(eco, name)
+            return PackageMetadata(eco, name, latest_version=package.default_version)
+        case _:
+            return None
+
+
+async def _describe_package(ctx: JobContext, identity: PackageIdentity) -> str:
+    """Refresh the package's own metadata, best effort: the dependents matter more."""
+    try:
+        found = await ctx.providers.fetch_with_fallback(
+            Capability.PACKAGE_METADATA, lambda provider: package_metadata(provider, identity)
+        )
+    except ProviderError as exc:
+        return f"not refreshed: {exc.message}"
+    if found.value is None:
+        return "no provider had any"
+    async with ctx.session() as session:
+        await Loader(session, cache=ctx.cache).update_packages([found.value])
+    return f"from {found.provider}"
 
 
 async def _load(
