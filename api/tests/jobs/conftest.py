@@ -43,6 +43,7 @@ def job_settings(base: Settings, **overrides: Any) -> Settings:
         "libraries_io_api_key": LIBRARIES_IO_KEY,
         "job_mode": "inline",
         "job_retry_delay_seconds": 0.0,
+        "job_retry_max_delay_seconds": 0.0,
         "valkey_url": "",
         **provider_settings(FAST_BASE),
         **overrides,

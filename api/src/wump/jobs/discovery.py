@@ -199,6 +199,7 @@ async def discover_dependents(ctx: JobContext, args: DiscoverDependentsArgs) -> 
     metadata: dict[str, object] = {
         "provider": found.provider,
         "attempts": [f"{a.provider}: {a.outcome}" for a in found.attempts],
+        "unknown_to_providers": not found.attempts and found.provider is None,
         "complete": listing.complete,
         "skipped": listing.skipped,
     }
