@@ -294,10 +294,10 @@ async def test_a_failure_mid_snapshot_keeps_the_other_repositories_and_nothing_h
     real_copy = loader_module.BulkWriter.copy
 
     async def upsert(self: Loader, prepared: Any, owner_ids: Any, now: Any) -> Any:
-        ids, new = await real_upsert(self, prepared, owner_ids, now)
+        result = await real_upsert(self, prepared, owner_ids, now)
         doomed.clear()
-        doomed.update(id_ for (_, key), id_ in ids.items() if key == "doomed/second")
-        return ids, new
+        doomed.update(id_ for (_, key), id_ in result[0].items() if key == "doomed/second")
+        return result
 
     async def copy(self: Any, table: Any, columns: Any, rows: Any) -> None:
         # Fail while writing the edges of one repository: its owner, repository and
@@ -396,3 +396,24 @@ async def test_cache_generations_are_not_bumped_when_the_run_rolls_back(
 
     assert seen
     assert await cache.version("package", seen[0]) == 0
+
+
+async def test_two_sources_in_one_batch_each_replace_only_their_own_report(
+    session: AsyncSession,
+) -> None:
+    loader = Loader(session)
+    await loader.load([snap("acme/rocket", [dep("httpx"), dep("rich")])])
+    await loader.load(
+        [
+            snap("acme/rocket", [dep("rich")]),
+            snap("acme/rocket", [dep("httpx"), dep("typer")], source=SBOM),
+        ]
+    )
+
+    masks = {purl: edge.sources for (_, purl), edge in (await edges(session)).items()}
+    assert masks == {
+        # The manifest dropped httpx in this batch; the SBOM reported it.
+        "pkg:pypi/httpx": SBOM.bit,
+        "pkg:pypi/rich": MANIFEST.bit,
+        "pkg:pypi/typer": SBOM.bit,
+    }

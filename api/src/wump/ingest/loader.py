@@ -85,6 +85,9 @@ MAX_LOGIN = 255
 MAX_REPOSITORY_NAME = 255
 # Both databases cap bound parameters near 32k per statement.
 _MAX_IDS_PER_STATEMENT = 10_000
+# A loader refreshes a table's planner statistics once it has added this many rows,
+# and again whenever it has doubled them.
+_ANALYZE_AFTER_ROWS = 5_000
 # Identities are cached across batches; popular packages repeat in every batch.
 _IDENTITY_CACHE_SIZE = 500_000
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -194,19 +197,16 @@ class LoadStats:
         self.failures += other.failures
 
 
-@dataclass(slots=True)
-class _Edge:
-    identity: PackageIdentity
-    requirement: str
-    dependency_type: DependencyType
-    is_direct: bool
-    manifest_path: str
+PackageKey = tuple[str, str]
+# requirement, type, is_direct, manifest_path: one per package in a snapshot.
+EdgeDetails = tuple[str, DependencyType, bool, str]
+Row = tuple[Any, ...]
 
 
 @dataclass(slots=True)
 class _Prepared:
     snapshot: Snapshot
-    edges: dict[tuple[str, str], _Edge]
+    edges: dict[PackageKey, EdgeDetails]
 
     @property
     def label(self) -> str:
@@ -219,22 +219,42 @@ class _Written:
     package_ids: set[int] = field(default_factory=set)
     organization_ids: set[int] = field(default_factory=set)
 
+    def add(self, other: "_Written") -> None:
+        self.stats.add(other.stats)
+        self.package_ids |= other.package_ids
+        self.organization_ids |= other.organization_ids
 
-# Staging tables: session-private, created on first use, emptied before each use.
+
+# Staging tables: session-private, without indexes, emptied before each use.
 _staging = MetaData()
-_STAGE_OWNERS = Table(
+
+
+def _stage_table(name: str, *columns: Column[Any]) -> Table:
+    return Table(name, _staging, *columns, prefixes=["TEMPORARY"])
+
+
+_STAGE_OWNERS = _stage_table(
     "wump_stage_owners",
-    _staging,
     Column("host", String),
     Column("login", String),
     Column("login_key", String),
     Column("kind", String),
     Column("github_url", String),
-    prefixes=["TEMPORARY"],
 )
-_STAGE_REPOSITORIES = Table(
+_REPOSITORY_IDENTITY = ("host", "owner_id", "name", "full_name", "full_name_key")
+_REPOSITORY_METADATA = (
+    "html_url",
+    "description",
+    "stars",
+    "forks",
+    "is_fork",
+    "is_archived",
+    "primary_language",
+    "pushed_at",
+    "default_branch",
+)
+_STAGE_REPOSITORIES = _stage_table(
     "wump_stage_repositories",
-    _staging,
     Column("host", String),
     Column("owner_id", BigInteger),
     Column("name", String),
@@ -249,20 +269,16 @@ _STAGE_REPOSITORIES = Table(
     Column("primary_language", String),
     Column("pushed_at", UTCDateTime()),
     Column("default_branch", String),
-    prefixes=["TEMPORARY"],
 )
-_STAGE_PACKAGES = Table(
+_PACKAGE_METADATA = ("description", "homepage_url", "repository_url", "latest_version")
+_NO_METADATA = (None,) * len(_PACKAGE_METADATA)
+_STAGE_PACKAGES = _stage_table(
     "wump_stage_packages",
-    _staging,
     Column("ecosystem", String),
     Column("name", String),
     Column("normalized_name", String),
     Column("purl", String),
-    Column("description", Text),
-    Column("homepage_url", String),
-    Column("repository_url", String),
-    Column("latest_version", String),
-    prefixes=["TEMPORARY"],
+    *(Column(name, Text) for name in _PACKAGE_METADATA),
 )
 _EDGE_COLUMNS = (
     "repository_id",
@@ -276,9 +292,8 @@ _EDGE_COLUMNS = (
     "first_seen_at",
     "last_seen_at",
 )
-_STAGE_EDGES = Table(
+_STAGE_EDGES = _stage_table(
     "wump_stage_edges",
-    _staging,
     Column("repository_id", BigInteger),
     Column("package_id", BigInteger),
     Column("requirement", String),
@@ -289,9 +304,15 @@ _STAGE_EDGES = Table(
     Column("sources", Integer),
     Column("first_seen_at", UTCDateTime()),
     Column("last_seen_at", UTCDateTime()),
-    prefixes=["TEMPORARY"],
 )
 _DEPENDENCIES = cast(Table, Dependency.__table__)
+_REPOSITORIES = cast(Table, Repository.__table__)
+_PACKAGES = cast(Table, Package.__table__)
+_ORGANIZATIONS = cast(Table, Organization.__table__)
+
+
+class LoadError(RuntimeError):
+    pass
 
 
 class BulkWriter:
@@ -299,8 +320,8 @@ class BulkWriter:
 
     PostgreSQL gets binary `COPY` (asyncpg `copy_records_to_table`) on the
     session's own connection, so it runs inside the session's transaction and
-    savepoints. SQLite gets a plain `executemany`. Both then share the same
-    portable merge statements; the ON CONFLICT clause comes from `insert()`.
+    savepoints. SQLite gets a plain `executemany`. Every statement after that is
+    shared; the ON CONFLICT clause comes from `insert()`.
     """
 
     def __init__(self, session: AsyncSession) -> None:
@@ -310,7 +331,7 @@ class BulkWriter:
     def insert(self, target: Any) -> postgresql.Insert | sqlite.Insert:
         return postgresql.insert(target) if self.postgres else sqlite.insert(target)
 
-    async def stage(self, table: Table, rows: Sequence[tuple[Any, ...]]) -> None:
+    async def stage(self, table: Table, rows: Sequence[Row]) -> None:
         """Fill a session-private staging table with exactly `rows`."""
         await self.session.execute(CreateTable(table, if_not_exists=True))
         if self.postgres:
@@ -318,14 +339,18 @@ class BulkWriter:
         else:
             await self.session.execute(delete(table))
         await self.copy(table, [column.name for column in table.columns], rows)
+
+    async def refresh_statistics(self, table: Table) -> None:
+        """Let PostgreSQL's planner see how big a table has grown during a bulk load.
+
+        Autovacuum analyzes a growing table only after a while; until then the
+        planner believes it is as small as it once was, sorts or scans all of it
+        where an index probe per row would do, and every batch gets slower.
+        """
         if self.postgres:
-            # Temporary tables get no autovacuum statistics; without them the
-            # planner may scan the big tables instead of probing their indexes.
             await self.session.execute(text(f"ANALYZE {table.name}"))
 
-    async def copy(
-        self, table: Table, columns: Sequence[str], rows: Sequence[tuple[Any, ...]]
-    ) -> None:
+    async def copy(self, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:
             return
         if not self.postgres:
@@ -342,19 +367,24 @@ class BulkWriter:
             raise LoadError(f"COPY into {table.name} failed: {exc}") from exc
 
 
-class LoadError(RuntimeError):
-    pass
-
-
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
     ordered = sorted(ids)
     for start in range(0, len(ordered), _MAX_IDS_PER_STATEMENT):
         yield ordered[start : start + _MAX_IDS_PER_STATEMENT]
 
 
-def _changed(pairs: Iterable[tuple[ColumnElement[Any], ColumnElement[Any]]]) -> ColumnElement[bool]:
-    """True where a known new value differs from the stored one (None means unknown)."""
-    return or_(*(and_(new.is_not(None), new.is_distinct_from(old)) for new, old in pairs))
+def _matches(target: Table, stage: Table, keys: Sequence[str]) -> ColumnElement[bool]:
+    return and_(*(target.c[key] == stage.c[key] for key in keys))
+
+
+def _changed(stage: Table, target: Table, names: Sequence[str]) -> ColumnElement[bool]:
+    """True where a known staged value differs from the stored one (None is unknown)."""
+    return or_(
+        *(
+            and_(stage.c[name].is_not(None), stage.c[name].is_distinct_from(target.c[name]))
+            for name in names
+        )
+    )
 
 
 def _is_fatal(exc: BaseException) -> bool:
@@ -379,22 +409,24 @@ class Loader:
         self.bulk = BulkWriter(session)
         self.started_at: datetime | None = None
         self._last_tick: datetime | None = None
-        self._identities: dict[tuple[str, str], PackageIdentity | str] = {}
+        self._identities: dict[tuple[str, str], tuple[PackageKey, PackageIdentity] | str] = {}
+        self._packages: dict[PackageKey, PackageIdentity] = {}
+        # Rows this loader inserted per table, and how many there were at its last ANALYZE.
+        self._inserted: dict[str, tuple[int, int]] = {}
 
     async def load(self, snapshots: Sequence[Snapshot]) -> LoadStats:
         """Store a batch of snapshots. Only flushes; the caller commits."""
         now = self._tick()
         stats = LoadStats()
         prepared = self._prepare(snapshots, stats)
-        written = await self._write_isolated(prepared, now, stats)
-        self._bump_after_commit(written)
+        if prepared:
+            written = await self._write_isolated(prepared, now, stats)
+            self._bump_after_commit(written)
         return stats
 
     async def _write_isolated(
         self, prepared: list[_Prepared], now: datetime, stats: LoadStats
     ) -> _Written:
-        if not prepared:
-            return _Written()
         try:
             async with self.session.begin_nested():
                 written = await self._write(prepared, now)
@@ -422,9 +454,8 @@ class Loader:
                     raise
                 stats.failures.append(f"{item.label}: {_describe(exc)}")
                 continue
-            stats.add(written.stats)
-            total.package_ids |= written.package_ids
-            total.organization_ids |= written.organization_ids
+            total.add(written)
+        stats.add(total.stats)
         return total
 
     def _tick(self) -> datetime:
@@ -437,7 +468,7 @@ class Loader:
             self.started_at = now
         return now
 
-    # -- preparation (pure Python, before any SQL) ---------------------------------
+    # -- preparation: pure Python, before any SQL ---------------------------------
 
     def _prepare(self, snapshots: Sequence[Snapshot], stats: LoadStats) -> list[_Prepared]:
         prepared: list[_Prepared] = []
@@ -448,171 +479,234 @@ class Loader:
             except InvalidRepository as exc:
                 stats.failures.append(f"{label}: {exc}")
                 continue
-            edges: dict[tuple[str, str], _Edge] = {}
-            for dependency in snapshot.dependencies:
-                edge = self._edge(dependency, label, stats)
-                if edge is not None:
-                    _keep_strongest(edges, edge)
-            prepared.append(_Prepared(snapshot, edges))
+            prepared.append(_Prepared(snapshot, self._edges(snapshot, label, stats)))
         return prepared
 
-    def _edge(self, dependency: ParsedDependency, label: str, stats: LoadStats) -> _Edge | None:
-        identity = self.identity(dependency.ecosystem, dependency.name)
-        if isinstance(identity, str):
-            stats.invalid.append(f"{label}: {dependency.manifest_path}: {identity}")
-            return None
-        try:
-            kind = DependencyType(dependency.dependency_type)
-        except ValueError:
-            stats.invalid.append(
-                f"{label}: {dependency.manifest_path}: unknown dependency type "
-                f"{dependency.dependency_type!r} for {dependency.name!r}"
+    def _edges(
+        self, snapshot: Snapshot, label: str, stats: LoadStats
+    ) -> dict[PackageKey, EdgeDetails]:
+        """One edge per package: the strongest type wins, direct if any entry was."""
+        edges: dict[PackageKey, EdgeDetails] = {}
+        for dependency in snapshot.dependencies:
+            known = self._identities.get((dependency.ecosystem, dependency.name))
+            if known is None:
+                known = self._identify(dependency.ecosystem, dependency.name)
+            kind: DependencyType | None = dependency.dependency_type
+            if type(kind) is not DependencyType:
+                kind = _dependency_type(kind)
+            if isinstance(known, str) or kind is None:
+                reason = _why(known, dependency.dependency_type)
+                stats.invalid.append(f"{label}: {dependency.manifest_path}: {reason}")
+                continue
+            key = known[0]
+            details = (
+                dependency.requirement[:MAX_REQUIREMENT] or "*",
+                kind,
+                dependency.is_direct,
+                dependency.manifest_path[:MAX_MANIFEST_PATH],
             )
-            return None
-        return _Edge(
-            identity=identity,
-            requirement=(dependency.requirement or "*")[:MAX_REQUIREMENT],
-            dependency_type=kind,
-            is_direct=dependency.is_direct,
-            manifest_path=dependency.manifest_path[:MAX_MANIFEST_PATH],
-        )
+            current = edges.get(key)
+            edges[key] = details if current is None else _stronger(current, details)
+        return edges
 
     def identity(self, ecosystem: Ecosystem | str, name: str) -> PackageIdentity | str:
         """The package's identity, or why the name is not valid (cached)."""
-        key = (str(ecosystem), name)
-        cached = self._identities.get(key)
-        if cached is not None:
-            return cached
-        result: PackageIdentity | str
+        known = self._identities.get((ecosystem, name)) or self._identify(ecosystem, name)
+        return known if isinstance(known, str) else known[1]
+
+    def _identify(
+        self, ecosystem: Ecosystem | str, name: str
+    ) -> tuple[PackageKey, PackageIdentity] | str:
+        result: tuple[PackageKey, PackageIdentity] | str
         try:
-            result = PackageIdentity.of(ecosystem, name)
-            if len(result.name) > MAX_PACKAGE_NAME or len(result.purl) > MAX_PURL:
-                result = f"{ecosystem} package name {name[:80]!r}... is too long"
+            identity = PackageIdentity.of(ecosystem, name)
         except ValueError as exc:
-            result = f"{ecosystem} package {name!r}: {exc}"
+            result = f"{ecosystem} package {name[:200]!r}: {exc}"
+        else:
+            if len(identity.name) > MAX_PACKAGE_NAME or len(identity.purl) > MAX_PURL:
+                result = f"{ecosystem} package name {name[:80]!r}... is too long"
+            else:
+                key = (identity.ecosystem.value, identity.normalized_name)
+                self._packages.setdefault(key, identity)
+                result = (key, identity)
         if len(self._identities) >= _IDENTITY_CACHE_SIZE:
             self._identities.clear()
-        self._identities[key] = result
+        self._identities[(ecosystem, name)] = result
         return result
 
     # -- the set-based write of one batch -----------------------------------------
 
     async def _write(self, prepared: list[_Prepared], now: datetime) -> _Written:
-        written = _Written()
         owner_ids = await self._upsert_owners(prepared, now)
-        repository_ids, new_repositories = await self._upsert_repositories(prepared, owner_ids, now)
+        repository_ids, new_repositories, recount = await self._upsert_repositories(
+            prepared, owner_ids, now
+        )
         package_ids, packages_new = await self._upsert_packages(prepared)
         fresh, merged = self._edge_rows(
             prepared, repository_ids, package_ids, new_repositories, now
         )
         await self.bulk.copy(_DEPENDENCIES, _EDGE_COLUMNS, fresh)
         await self._merge_edges(merged)
-        removed = await self._drop_unreported(prepared, repository_ids, new_repositories)
-        written.organization_ids = set(owner_ids.values())
-        await self._recount_owners(written.organization_ids, now)
-        written.package_ids = {row[1] for row in fresh} | {row[1] for row in merged} | set(removed)
-        written.stats = LoadStats(
+        removed = await self._drop_unreported(prepared, repository_ids, new_repositories, now)
+        await self._recount_owners(recount, now)
+        touched = {row[1] for row in fresh} | {row[1] for row in merged} | set(removed)
+        stats = LoadStats(
             snapshots=len(prepared),
             repositories_new=len(new_repositories),
             packages_new=packages_new,
             edges=len(fresh) + len(merged),
             edges_removed=len(removed),
         )
-        return written
+        return _Written(stats, touched, set(owner_ids.values()))
+
+    async def _ids(self, target: Table, stage: Table, keys: Sequence[str]) -> dict[Row, int]:
+        """Ids of the stored rows that match a staged row, by their natural key."""
+        result = await self.session.execute(
+            select(target.c.id, *(target.c[key] for key in keys)).join(
+                stage, _matches(target, stage, keys)
+            )
+        )
+        return {tuple(row[1:]): row[0] for row in result}
+
+    async def _insert_missing(
+        self,
+        target: Table,
+        stage: Table,
+        keys: Sequence[str],
+        values: dict[str, ColumnElement[Any]],
+        returning: Sequence[str] = (),
+    ) -> list[Row]:
+        """Insert the staged rows not stored yet; returns (id, *keys, *returning) of each."""
+        absent = ~exists().where(_matches(target, stage, keys))
+        inserted = self.bulk.insert(target).from_select(
+            list(values), select(*values.values()).where(absent)
+        )
+        result = await self.session.execute(
+            inserted.on_conflict_do_nothing().returning(
+                target.c.id, *(target.c[name] for name in (*keys, *returning))
+            )
+        )
+        return [tuple(row) for row in result]
+
+    async def _resolve(
+        self,
+        target: Table,
+        stage: Table,
+        keys: Sequence[str],
+        wanted: int,
+        values: dict[str, ColumnElement[Any]],
+        returning: Sequence[str] = (),
+    ) -> tuple[dict[Row, int], list[Row]]:
+        """Ids for every staged row, inserting those not stored yet."""
+        ids = await self._ids(target, stage, keys)
+        if len(ids) >= wanted:
+            return ids, []
+        inserted = await self._insert_missing(target, stage, keys, values, returning)
+        ids.update((tuple(row[1 : 1 + len(keys)]), row[0]) for row in inserted)
+        await self._grown(target, len(inserted))
+        if len(ids) < wanted:
+            # Another writer stored some of them meanwhile: they exist now.
+            ids = await self._ids(target, stage, keys)
+        return ids, inserted
+
+    async def _grown(self, table: Table, inserted: int) -> None:
+        """Refresh the table's statistics each time this loader has doubled what it added."""
+        total, at_last = self._inserted.get(table.name, (0, 0))
+        total += inserted
+        if total >= max(2 * at_last, _ANALYZE_AFTER_ROWS):
+            await self.bulk.refresh_statistics(table)
+            at_last = total
+        self._inserted[table.name] = (total, at_last)
 
     async def _upsert_owners(
         self, prepared: list[_Prepared], now: datetime
     ) -> dict[tuple[str, str], int]:
-        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        rows: dict[tuple[str, str], Row] = {}
         for item in prepared:
             ref = item.snapshot.repository
+            host, login_key = ref.owner_key
             known = rows.get(ref.owner_key)
             kind = ref.owner_kind or (known[3] if known else None)
-            host, login_key = ref.owner_key
             github_url = f"https://github.com/{ref.owner}" if host == "github.com" else None
             rows[ref.owner_key] = (host, ref.owner, login_key, kind, github_url)
         stage = _STAGE_OWNERS
         await self.bulk.stage(stage, list(rows.values()))
-        inserted = self.bulk.insert(Organization).from_select(
-            ["host", "login", "login_key", "kind", "github_url", "created_at", "updated_at"],
-            select(
-                stage.c.host,
-                stage.c.login,
-                stage.c.login_key,
-                func.coalesce(stage.c.kind, OwnerKind.ORGANIZATION.value),
-                stage.c.github_url,
-                literal(now, UTCDateTime()),
-                literal(now, UTCDateTime()),
-            ).where(true()),
+        c = stage.c
+        values: dict[str, ColumnElement[Any]] = {
+            "host": c.host,
+            "login": c.login,
+            "login_key": c.login_key,
+            "kind": func.coalesce(c.kind, OwnerKind.ORGANIZATION.value),
+            "github_url": c.github_url,
+            "created_at": literal(now, UTCDateTime()),
+            "updated_at": literal(now, UTCDateTime()),
+        }
+        ids, _ = await self._resolve(
+            _ORGANIZATIONS, stage, ("host", "login_key"), len(rows), values
         )
-        await self.session.execute(inserted.on_conflict_do_nothing())
-        matches = and_(
-            Organization.host == stage.c.host, Organization.login_key == stage.c.login_key
-        )
-        await self.session.execute(
-            update(Organization)
-            .where(matches, stage.c.kind.is_not(None), Organization.kind != stage.c.kind)
-            .values(kind=stage.c.kind, updated_at=now)
-            .execution_options(synchronize_session=False)
-        )
-        result = await self.session.execute(
-            select(Organization.id, Organization.host, Organization.login_key).join(stage, matches)
-        )
-        return {(host, key): id_ for id_, host, key in result}
+        if any(row[3] is not None for row in rows.values()):
+            await self.session.execute(
+                update(Organization)
+                .where(
+                    _matches(_ORGANIZATIONS, stage, ("host", "login_key")),
+                    c.kind.is_not(None),
+                    Organization.kind != c.kind,
+                )
+                .values(kind=c.kind, updated_at=now)
+                .execution_options(synchronize_session=False)
+            )
+        return {(host, key): id_ for (host, key), id_ in ids.items()}
 
     async def _upsert_repositories(
-        self,
-        prepared: list[_Prepared],
-        owner_ids: dict[tuple[str, str], int],
-        now: datetime,
-    ) -> tuple[dict[tuple[str, str], int], set[int]]:
-        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
-        for item in prepared:
-            ref = item.snapshot.repository
-            rows[ref.key] = _repository_row(ref, owner_ids[ref.owner_key])
+        self, prepared: list[_Prepared], owner_ids: dict[tuple[str, str], int], now: datetime
+    ) -> tuple[dict[tuple[str, str], int], set[int], set[int]]:
+        """Ids of the repositories, those that are new, and the owners to recount."""
+        rows = {
+            item.snapshot.repository.key: _repository_row(
+                item.snapshot.repository, owner_ids[item.snapshot.repository.owner_key]
+            )
+            for item in prepared
+        }
         stage = _STAGE_REPOSITORIES
         await self.bulk.stage(stage, list(rows.values()))
         c = stage.c
-        inserted = self.bulk.insert(Repository).from_select(
-            [*_REPOSITORY_IDENTITY, *_REPOSITORY_METADATA, "created_at", "updated_at"],
-            select(
-                *(c[name] for name in _REPOSITORY_IDENTITY),
-                c.html_url,
-                c.description,
-                func.coalesce(c.stars, 0),
-                func.coalesce(c.forks, 0),
-                func.coalesce(c.is_fork, False),
-                func.coalesce(c.is_archived, False),
-                c.primary_language,
-                c.pushed_at,
-                c.default_branch,
-                literal(now, UTCDateTime()),
-                literal(now, UTCDateTime()),
-            ).where(true()),
+        values: dict[str, ColumnElement[Any]] = {
+            **{name: c[name] for name in _REPOSITORY_IDENTITY},
+            "html_url": func.coalesce(c.html_url, "https://" + c.host + "/" + c.full_name),
+            "description": c.description,
+            "stars": func.coalesce(c.stars, 0),
+            "forks": func.coalesce(c.forks, 0),
+            "is_fork": func.coalesce(c.is_fork, False),
+            "is_archived": func.coalesce(c.is_archived, False),
+            "primary_language": c.primary_language,
+            "pushed_at": c.pushed_at,
+            "default_branch": c.default_branch,
+            "created_at": literal(now, UTCDateTime()),
+            "updated_at": literal(now, UTCDateTime()),
+        }
+        keys = ("host", "full_name_key")
+        ids, inserted = await self._resolve(
+            _REPOSITORIES, stage, keys, len(rows), values, returning=("owner_id",)
         )
-        result = await self.session.execute(
-            inserted.on_conflict_do_nothing().returning(Repository.id)
-        )
-        new_ids = set(result.scalars())
-        await self._update_repository_metadata(now)
-        ids = await self.session.execute(
-            select(Repository.id, Repository.host, Repository.full_name_key).join(
-                stage, _repository_matches()
-            )
-        )
-        return {(host, key): id_ for id_, host, key in ids}, new_ids
+        recount = {row[3] for row in inserted}
+        if any(any(value is not None for value in row[5:]) for row in rows.values()):
+            recount |= await self._update_repository_metadata(now)
+        repository_ids = {(host, key): id_ for (host, key), id_ in ids.items()}
+        return repository_ids, {row[0] for row in inserted}, recount
 
     async def _update_repository_metadata(self, now: datetime) -> set[int]:
         """Apply the staged metadata that is known and differs; returns the owners touched."""
-        c = _STAGE_REPOSITORIES.c
-        pairs = [(c[name], Repository.__table__.c[name]) for name in _REPOSITORY_METADATA]
+        stage = _STAGE_REPOSITORIES
         values: dict[str, Any] = {
-            name: func.coalesce(c[name], Repository.__table__.c[name])
+            name: func.coalesce(stage.c[name], _REPOSITORIES.c[name])
             for name in _REPOSITORY_METADATA
         }
         result = await self.session.execute(
             update(Repository)
-            .where(_repository_matches(), _changed(pairs))
+            .where(
+                _matches(_REPOSITORIES, stage, ("host", "full_name_key")),
+                _changed(stage, _REPOSITORIES, _REPOSITORY_METADATA),
+            )
             .values(**values, updated_at=now)
             .returning(Repository.owner_id)
             .execution_options(synchronize_session=False)
@@ -621,86 +715,77 @@ class Loader:
 
     async def _upsert_packages(
         self, prepared: list[_Prepared]
-    ) -> tuple[dict[tuple[str, str], int], int]:
-        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+    ) -> tuple[dict[PackageKey, int], int]:
+        rows: dict[PackageKey, Row] = {}
         for item in prepared:
-            for key, edge in item.edges.items():
+            for key in item.edges:
                 if key not in rows:
-                    ecosystem, normalized = key
-                    purl = edge.identity.purl
-                    rows[key] = (
-                        ecosystem,
-                        edge.identity.name,
-                        normalized,
-                        purl,
-                        None,
-                        None,
-                        None,
-                        None,
-                    )
+                    identity = self._packages[key]
+                    rows[key] = (key[0], identity.name, key[1], identity.purl, *_NO_METADATA)
         stage = _STAGE_PACKAGES
         await self.bulk.stage(stage, list(rows.values()))
-        inserted = self.bulk.insert(Package).from_select(
-            ["ecosystem", "name", "normalized_name", "purl", "funding_urls"],
-            select(
-                stage.c.ecosystem,
-                stage.c.name,
-                stage.c.normalized_name,
-                stage.c.purl,
-                literal([], Package.__table__.c.funding_urls.type),
-            ).where(true()),
-        )
-        result = await self.session.execute(inserted.on_conflict_do_nothing().returning(Package.id))
-        created = len(result.all())
-        ids = await self.session.execute(
-            select(Package.id, Package.ecosystem, Package.normalized_name).join(
-                stage, _package_matches()
-            )
-        )
-        return {(eco, name): id_ for id_, eco, name in ids}, created
+        c = stage.c
+        values: dict[str, ColumnElement[Any]] = {
+            "ecosystem": c.ecosystem,
+            "name": c.name,
+            "normalized_name": c.normalized_name,
+            "purl": c.purl,
+            "funding_urls": literal([], _PACKAGES.c.funding_urls.type),
+        }
+        keys = ("ecosystem", "normalized_name")
+        ids, inserted = await self._resolve(_PACKAGES, stage, keys, len(rows), values)
+        return {(eco, name): id_ for (eco, name), id_ in ids.items()}, len(inserted)
 
     def _edge_rows(
         self,
         prepared: list[_Prepared],
         repository_ids: dict[tuple[str, str], int],
-        package_ids: dict[tuple[str, str], int],
+        package_ids: dict[PackageKey, int],
         new_repositories: set[int],
         now: datetime,
-    ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    ) -> tuple[list[Row], list[Row]]:
         """Rows for the edges table: those of new repositories, and those to merge.
 
-        Within a batch, the later snapshot's details win and the source bits add up.
+        When one repository has several snapshots in a batch, the later one's
+        details win and the source bits add up.
         """
-        rows: dict[tuple[int, int], list[Any]] = {}
+        fresh: list[Row] = []
+        merged: dict[tuple[int, int], Row] = {}
         for item in prepared:
             repository_id = repository_ids[item.snapshot.repository.key]
             source = item.snapshot.source
-            for key, edge in item.edges.items():
+            bit, name = source.bit, source.value
+            is_new = repository_id in new_repositories
+            for key, (requirement, kind, direct, manifest) in item.edges.items():
                 package_id = package_ids.get(key)
                 if package_id is None:
                     continue
-                pair = (repository_id, package_id)
-                previous = rows.get(pair)
-                bits = source.bit | (previous[7] if previous else 0)
-                rows[pair] = [
+                if is_new:
+                    row = (repository_id, package_id, requirement, kind.value, direct, manifest)
+                    fresh.append((*row, name, bit, now, now))
+                    continue
+                previous = merged.get((repository_id, package_id))
+                bits = bit if previous is None else bit | previous[7]
+                merged[(repository_id, package_id)] = (
                     repository_id,
                     package_id,
-                    edge.requirement,
-                    edge.dependency_type.value,
-                    edge.is_direct,
-                    edge.manifest_path,
-                    source.value,
+                    requirement,
+                    kind.value,
+                    direct,
+                    manifest,
+                    name,
                     bits,
                     now,
                     now,
-                ]
-        return _split_fresh(rows, new_repositories)
+                )
+        return _dedupe_fresh(fresh), list(merged.values())
 
-    async def _merge_edges(self, rows: list[tuple[Any, ...]]) -> None:
-        if not rows:
-            return
+    async def _merge_edges(self, rows: list[Row]) -> None:
+        """Upsert edges of repositories already stored; they stay staged for `_drop_unreported`."""
         stage = _STAGE_EDGES
         await self.bulk.stage(stage, rows)
+        if not rows:
+            return
         inserted = self.bulk.insert(Dependency).from_select(
             list(_EDGE_COLUMNS), select(*(stage.c[name] for name in _EDGE_COLUMNS)).where(true())
         )
@@ -725,69 +810,97 @@ class Loader:
         prepared: list[_Prepared],
         repository_ids: dict[tuple[str, str], int],
         new_repositories: set[int],
+        now: datetime,
     ) -> list[int]:
         """Clear each replacing source's bit from the edges its snapshot lacks.
 
-        Returns the package of every edge that lost a bit.
+        Every edge reported in this batch was stamped `now`, so the edges a
+        snapshot lacks are those of its repository seen earlier. Returns the
+        package of every edge that lost a bit.
         """
         by_source: dict[DependencySource, set[int]] = {}
+        sources_of: dict[int, set[DependencySource]] = {}
         for item in prepared:
             repository_id = repository_ids[item.snapshot.repository.key]
+            sources_of.setdefault(repository_id, set()).add(item.snapshot.source)
             if item.snapshot.replace and repository_id not in new_repositories:
                 by_source.setdefault(item.snapshot.source, set()).add(repository_id)
-        touched: list[int] = []
+        # A repository that several sources reported in this batch: an edge stamped
+        # `now` by one of them may still lack another.
+        mixed = {id_ for id_, sources in sources_of.items() if len(sources) > 1}
+        cleared: list[int] = []
         for source, ids in by_source.items():
             for chunk in _chunks(ids):
-                touched += await self._clear_source(source, chunk)
-        return touched
+                cleared += await self._clear(source, chunk, now)
+            for chunk in _chunks(ids & mixed):
+                cleared += await self._clear_unreported_now(source, chunk)
+        if cleared:
+            for chunk in _chunks(set().union(*by_source.values())):
+                await self.session.execute(
+                    delete(Dependency)
+                    .where(Dependency.repository_id.in_(chunk), Dependency.sources == 0)
+                    .execution_options(synchronize_session=False)
+                )
+        return cleared
 
-    async def _clear_source(self, source: DependencySource, ids: list[int]) -> list[int]:
+    async def _clear(self, source: DependencySource, ids: list[int], now: datetime) -> list[int]:
         bit = source.bit
-        stage = _STAGE_EDGES
-        await self.session.execute(CreateTable(stage, if_not_exists=True))
-        reported = exists().where(
-            stage.c.repository_id == Dependency.repository_id,
-            stage.c.package_id == Dependency.package_id,
-            stage.c.sources.op("&")(bit) != 0,
-        )
         result = await self.session.execute(
             update(Dependency)
             .where(
                 Dependency.repository_id.in_(ids),
                 Dependency.sources.op("&")(bit) != 0,
-                ~reported,
+                Dependency.last_seen_at < now,
             )
             .values(sources=Dependency.sources.op("&")(~bit))
             .returning(Dependency.package_id)
             .execution_options(synchronize_session=False)
         )
-        cleared = list(result.scalars())
-        if cleared:
-            await self.session.execute(
-                delete(Dependency)
-                .where(Dependency.repository_id.in_(ids), Dependency.sources == 0)
-                .execution_options(synchronize_session=False)
+        return list(result.scalars())
+
+    async def _clear_unreported_now(self, source: DependencySource, ids: list[int]) -> list[int]:
+        bit, stage = source.bit, _STAGE_EDGES
+        result = await self.session.execute(
+            update(Dependency)
+            .where(
+                _matches(_DEPENDENCIES, stage, ("repository_id", "package_id")),
+                Dependency.repository_id.in_(ids),
+                Dependency.sources.op("&")(bit) != 0,
+                stage.c.sources.op("&")(bit) == 0,
             )
-        return cleared
+            .values(sources=Dependency.sources.op("&")(~bit))
+            .returning(Dependency.package_id)
+            .execution_options(synchronize_session=False)
+        )
+        return list(result.scalars())
 
     async def _recount_owners(self, owner_ids: set[int], now: datetime) -> None:
         """Recompute `total_repositories` / `total_stars` of these owners, set-based."""
-        count = select(func.count()).where(Repository.owner_id == Organization.id).scalar_subquery()
-        stars = (
-            select(func.coalesce(func.sum(Repository.stars), 0))
-            .where(Repository.owner_id == Organization.id)
-            .scalar_subquery()
-        )
         for chunk in _chunks(owner_ids):
+            totals = (
+                select(
+                    Repository.owner_id,
+                    func.count().label("repositories"),
+                    func.coalesce(func.sum(Repository.stars), 0).label("stars"),
+                )
+                .where(Repository.owner_id.in_(chunk))
+                .group_by(Repository.owner_id)
+                .subquery()
+            )
             await self.session.execute(
                 update(Organization)
                 .where(
-                    Organization.id.in_(chunk),
+                    Organization.id == totals.c.owner_id,
                     or_(
-                        Organization.total_repositories != count, Organization.total_stars != stars
+                        Organization.total_repositories != totals.c.repositories,
+                        Organization.total_stars != totals.c.stars,
                     ),
                 )
-                .values(total_repositories=count, total_stars=stars, updated_at=now)
+                .values(
+                    total_repositories=totals.c.repositories,
+                    total_stars=totals.c.stars,
+                    updated_at=now,
+                )
                 .execution_options(synchronize_session=False)
             )
 
@@ -799,6 +912,7 @@ class Loader:
         For every repository that `source` reported in this run (an edge seen at or
         after `since`), clear the source from the edges it did not report again.
         An edge another source re-reported during the run is kept until the next one.
+        Returns how many edges lost the source.
         """
         bit = source.bit
         reported_now = (
@@ -818,20 +932,20 @@ class Loader:
             .execution_options(synchronize_session=False)
         )
         cleared = list(result.scalars())
-        package_ids = set(cleared)
-        if package_ids:
+        if cleared:
             await self.session.execute(
                 delete(Dependency)
                 .where(Dependency.sources == 0)
                 .execution_options(synchronize_session=False)
             )
-        self._bump_after_commit(_Written(package_ids=package_ids))
+        self._bump_after_commit(_Written(package_ids=set(cleared)))
         return len(cleared)
 
     async def update_repositories(self, refs: Sequence[RepositoryRef]) -> int:
         """Fill in metadata (stars, forks, ...) of repositories that already exist.
 
         Repositories not stored yet are ignored: this enriches, it never creates.
+        Returns how many owners' repositories changed.
         """
         rows = {ref.key: _repository_row(ref, None) for ref in refs}
         if not rows:
@@ -845,7 +959,7 @@ class Loader:
 
     async def update_packages(self, metadata: Sequence[PackageMetadata]) -> int:
         """Fill in description, URLs and latest version of packages that already exist."""
-        rows: dict[tuple[str, str], tuple[Any, ...]] = {}
+        rows: dict[PackageKey, Row] = {}
         for item in metadata:
             identity = self.identity(item.ecosystem, item.name)
             if isinstance(identity, str):
@@ -863,14 +977,20 @@ class Loader:
         if not rows:
             return 0
         self._tick()
-        await self.bulk.stage(_STAGE_PACKAGES, list(rows.values()))
-        c = _STAGE_PACKAGES.c
-        names = ("description", "homepage_url", "repository_url", "latest_version")
-        columns = Package.__table__.c
+        stage = _STAGE_PACKAGES
+        await self.bulk.stage(stage, list(rows.values()))
         result = await self.session.execute(
             update(Package)
-            .where(_package_matches(), _changed((c[name], columns[name]) for name in names))
-            .values({name: func.coalesce(c[name], columns[name]) for name in names})
+            .where(
+                _matches(_PACKAGES, stage, ("ecosystem", "normalized_name")),
+                _changed(stage, _PACKAGES, _PACKAGE_METADATA),
+            )
+            .values(
+                {
+                    name: func.coalesce(stage.c[name], _PACKAGES.c[name])
+                    for name in _PACKAGE_METADATA
+                }
+            )
             .returning(Package.id)
             .execution_options(synchronize_session=False)
         )
@@ -882,30 +1002,16 @@ class Loader:
         cache = self.cache
         if cache is None or not (written.package_ids or written.organization_ids):
             return
-        packages, organizations = set(written.package_ids), set(written.organization_ids)
+        packages, organizations = sorted(written.package_ids), sorted(written.organization_ids)
 
         async def bump() -> None:
-            await cache.bump("package", sorted(packages))
-            await cache.bump("organization", sorted(organizations))
+            await cache.bump("package", packages)
+            await cache.bump("organization", organizations)
 
         after_commit(self.session, bump)
 
 
-_REPOSITORY_IDENTITY = ("host", "owner_id", "name", "full_name", "full_name_key")
-_REPOSITORY_METADATA = (
-    "html_url",
-    "description",
-    "stars",
-    "forks",
-    "is_fork",
-    "is_archived",
-    "primary_language",
-    "pushed_at",
-    "default_branch",
-)
-
-
-def _repository_row(ref: RepositoryRef, owner_id: int | None) -> tuple[Any, ...]:
+def _repository_row(ref: RepositoryRef, owner_id: int | None) -> Row:
     host, key = ref.key
     return (
         host,
@@ -913,7 +1019,7 @@ def _repository_row(ref: RepositoryRef, owner_id: int | None) -> tuple[Any, ...]
         ref.name,
         ref.full_name,
         key,
-        _cut(ref.html_url, 1024) or (f"https://{host}/{ref.full_name}" if owner_id else None),
+        _cut(ref.html_url, 1024),
         ref.description,
         ref.stars,
         ref.forks,
@@ -929,35 +1035,32 @@ def _cut(value: str | None, limit: int) -> str | None:
     return value[:limit] if value else value
 
 
-def _repository_matches() -> ColumnElement[bool]:
-    c = _STAGE_REPOSITORIES.c
-    return and_(Repository.host == c.host, Repository.full_name_key == c.full_name_key)
+def _why(known: tuple[PackageKey, PackageIdentity] | str, kind: object) -> str:
+    if isinstance(known, str):
+        return known
+    return f"unknown dependency type {kind!r} for {known[1].name!r}"
 
 
-def _package_matches() -> ColumnElement[bool]:
-    c = _STAGE_PACKAGES.c
-    return and_(Package.ecosystem == c.ecosystem, Package.normalized_name == c.normalized_name)
+def _dependency_type(value: str | None) -> DependencyType | None:
+    try:
+        return DependencyType(value) if value is not None else None
+    except ValueError:
+        return None
 
 
-def _keep_strongest(edges: dict[tuple[str, str], _Edge], edge: _Edge) -> None:
-    """One edge per package in a snapshot: the strongest type wins, direct if any was."""
-    key = (edge.identity.ecosystem.value, edge.identity.normalized_name)
-    current = edges.get(key)
-    if current is None:
-        edges[key] = edge
-        return
-    direct = current.is_direct or edge.is_direct
-    if _TYPE_RANK[edge.dependency_type] < _TYPE_RANK[current.dependency_type]:
-        current = edge
-    current.is_direct = direct
-    edges[key] = current
+def _stronger(current: EdgeDetails, new: EdgeDetails) -> EdgeDetails:
+    winner = new if _TYPE_RANK[new[1]] < _TYPE_RANK[current[1]] else current
+    direct = current[2] or new[2]
+    return winner if winner[2] == direct else (winner[0], winner[1], direct, winner[3])
 
 
-def _split_fresh(
-    rows: dict[tuple[int, int], list[Any]], fresh_repositories: set[int]
-) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
-    fresh: list[tuple[Any, ...]] = []
-    merged: list[tuple[Any, ...]] = []
-    for (repository_id, _), row in rows.items():
-        (fresh if repository_id in fresh_repositories else merged).append(tuple(row))
-    return fresh, merged
+def _dedupe_fresh(rows: list[Row]) -> list[Row]:
+    """Edges of new repositories, one per pair: several snapshots may name one repository."""
+    pairs: dict[tuple[int, int], Row] = {}
+    for row in rows:
+        previous = pairs.get((row[0], row[1]))
+        if previous is None:
+            pairs[(row[0], row[1])] = row
+        else:
+            pairs[(row[0], row[1])] = (*row[:7], row[7] | previous[7], *row[8:])
+    return list(pairs.values()) if len(pairs) < len(rows) else rows
