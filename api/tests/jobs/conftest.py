@@ -44,6 +44,8 @@ def job_settings(base: Settings, **overrides: Any) -> Settings:
         "job_mode": "inline",
         "job_retry_delay_seconds": 0.0,
         "job_retry_max_delay_seconds": 0.0,
+        # Several refreshes (20 requests each) in one test stay under the limit.
+        "rate_limit_anonymous_per_minute": 1000,
         "valkey_url": "",
         **provider_settings(FAST_BASE),
         **overrides,
