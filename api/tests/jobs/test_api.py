@@ -198,7 +198,7 @@ async def test_job_list_filters_and_pages(
     seen: list[str] = []
     cursor = None
     while True:
-        params = {"status": "failed", "type": "scan.repository", "limit": 1}
+        params: dict[str, str | int] = {"status": "failed", "type": "scan.repository", "limit": 1}
         if cursor:
             params["cursor"] = cursor
         page = (await api.get("/api/v1/jobs", params=params, headers=admin_headers)).json()
