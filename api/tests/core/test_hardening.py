@@ -1,6 +1,6 @@
 import io
-from collections.abc import AsyncIterator
 import logging
+from collections.abc import AsyncIterator
 
 import httpx
 import pytest
