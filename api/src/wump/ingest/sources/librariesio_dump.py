@@ -34,7 +34,7 @@ from wump.ingest.parsers import ParsedDependency
 from wump.ingest.sources import Batch
 from wump.models import DependencySource, DependencyType
 
-BATCH_ROWS = 10_000
+BATCH_ROWS = 50_000
 # Descriptions in the dump can be long; the csv module's default cap is 128 KiB.
 MAX_FIELD_CHARS = 1 << 20
 

@@ -1,0 +1,403 @@
+"""Ingestion throughput of the loader on PostgreSQL, against the physical limit.
+
+Builds a synthetic graph with realistic shapes (Zipf-like package popularity,
+owners with many or few repositories, a few dozen dependencies per repository),
+then measures, on a database it creates and drops:
+
+1. a plain binary COPY of the same edge rows into one unindexed table: the
+   fastest way those rows can reach PostgreSQL, and the yardstick;
+2. a first load through `wump.ingest.loader.Loader`, committed batch by batch
+   exactly as `wump ingest` does (staging, merges, indexes, foreign keys, owner
+   totals, snapshot replacement: the real path, nothing switched off);
+3. the same snapshots loaded again, which must change nothing.
+
+    uv run python bench/bench_ingest.py \\
+        --database-url postgresql+asyncpg://postgres@127.0.0.1:5432/wump_bench --edges 1000000
+"""
+
+import argparse
+import asyncio
+import bisect
+import itertools
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg  # type: ignore[import-untyped]
+from sqlalchemy import func, select
+from sqlalchemy.engine import make_url
+
+from wump.core import migrations
+from wump.core.cache import Cache, MemoryBackend
+from wump.core.config import Settings
+from wump.core.db import commit, create_engine, create_sessionmaker
+from wump.ingest.identity import Ecosystem, normalize_name
+from wump.ingest.loader import Loader, RepositoryRef, Snapshot
+from wump.ingest.parsers import ParsedDependency
+from wump.models import Dependency, DependencySource, DependencyType, OwnerKind, Package
+
+RESULTS = Path(__file__).parent / "results"
+SYLLABLES = (
+    *("ka", "ri", "to", "mo", "na", "lu", "ze", "pi", "ra", "so", "ve", "li", "da", "no"),
+    *("gu", "fi", "te", "ba", "co", "xe", "yo", "qua", "lin", "dex", "ser", "tor", "vel"),
+    *("mar", "kit", "hub", "net", "dev", "lab", "ops", "api", "web", "app"),
+)
+# Share of repositories per ecosystem, and how their package names look.
+ECOSYSTEMS = (
+    (Ecosystem.NPM, 0.40),
+    (Ecosystem.PYPI, 0.25),
+    (Ecosystem.GOLANG, 0.10),
+    (Ecosystem.MAVEN, 0.10),
+    (Ecosystem.CARGO, 0.08),
+    (Ecosystem.GEM, 0.07),
+)
+MANIFESTS = {
+    Ecosystem.NPM: "package.json",
+    Ecosystem.PYPI: "requirements.txt",
+    Ecosystem.GOLANG: "go.mod",
+    Ecosystem.MAVEN: "pom.xml",
+    Ecosystem.CARGO: "Cargo.toml",
+    Ecosystem.GEM: "Gemfile",
+}
+TYPES = (DependencyType.RUNTIME,) * 7 + (DependencyType.DEVELOPMENT,) * 2 + (DependencyType.TEST,)
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    snapshots: list[Snapshot]
+    edges: int
+    packages: int
+    repositories: int
+    owners: int
+
+
+class Zipf:
+    """Draws ranks 0..n-1 with probability proportional to 1 / (rank + 1) ** s."""
+
+    def __init__(self, n: int, s: float, rng: random.Random) -> None:
+        weights = itertools.accumulate(1 / (rank + 1) ** s for rank in range(n))
+        self.cumulative = list(weights)
+        self.rng = rng
+
+    def draw(self) -> int:
+        point = self.rng.random() * self.cumulative[-1]
+        return bisect.bisect_left(self.cumulative, point)
+
+
+def word(rng: random.Random, parts: int) -> str:
+    return "".join(rng.choice(SYLLABLES) for _ in range(parts))
+
+
+def unique_names(count: int, rng: random.Random, make: Any) -> list[str]:
+    names: dict[str, None] = {}
+    while len(names) < count:
+        names[make(rng)] = None
+    return list(names)
+
+
+def package_name(ecosystem: Ecosystem, rng: random.Random) -> str:
+    base = f"{word(rng, 2)}-{word(rng, rng.randint(1, 2))}"
+    if ecosystem is Ecosystem.NPM and rng.random() < 0.2:
+        return f"@{word(rng, 2)}/{base}"
+    if ecosystem is Ecosystem.GOLANG:
+        return f"github.com/{word(rng, 2)}/{base}"
+    if ecosystem is Ecosystem.MAVEN:
+        return f"org.{word(rng, 2)}.{word(rng, 1)}:{base}"
+    return base.replace("-", "_") if ecosystem is Ecosystem.CARGO and rng.random() < 0.3 else base
+
+
+def build_workload(args: argparse.Namespace) -> Workload:
+    rng = random.Random(args.seed)
+    owners = unique_names(args.owners, rng, lambda r: f"{word(r, 2)}{r.randint(0, 999)}")
+    kinds = [OwnerKind.USER if rng.random() < 0.7 else OwnerKind.ORGANIZATION for _ in owners]
+    owner_rank = Zipf(len(owners), 0.9, rng)
+    per_ecosystem = max(args.packages // len(ECOSYSTEMS), 1)
+    pools = {
+        eco: unique_names(per_ecosystem, rng, lambda r, e=eco: package_name(e, r))
+        for eco, _ in ECOSYSTEMS
+    }
+    popularity = Zipf(per_ecosystem, 1.05, rng)
+    shares = list(itertools.accumulate(share for _, share in ECOSYSTEMS))
+    repositories: dict[tuple[str, str], None] = {}
+    snapshots: list[Snapshot] = []
+    remaining, total = args.edges, 0
+    average = args.edges / args.repositories
+    while len(snapshots) < args.repositories and remaining > 0:
+        owner = owner_rank.draw()
+        name = f"{word(rng, 2)}-{word(rng, 1)}"
+        if (owners[owner], name) in repositories:
+            continue
+        repositories[(owners[owner], name)] = None
+        left = args.repositories - len(snapshots)
+        count = remaining if left == 1 else min(remaining, dependency_count(rng, average))
+        ecosystem = ECOSYSTEMS[bisect.bisect_left(shares, rng.random() * shares[-1])][0]
+        deps = dependencies(rng, ecosystem, pools[ecosystem], popularity, count)
+        ref = RepositoryRef(
+            owner=owners[owner],
+            name=name,
+            owner_kind=kinds[owner],
+            stars=int(rng.paretovariate(1.2)) - 1,
+            language=ecosystem.value,
+        )
+        snapshots.append(Snapshot(ref, DependencySource.MANIFEST, deps))
+        remaining -= len(deps)
+        total += len(deps)
+    # Cargo's foo_bar and foo-bar are one crate: count packages as the registry does.
+    used = {
+        normalize_name(d.ecosystem, d.name) + d.ecosystem for s in snapshots for d in s.dependencies
+    }
+    owners_used = {s.repository.owner for s in snapshots}
+    return Workload(snapshots, total, len(used), len(snapshots), len(owners_used))
+
+
+def dependency_count(rng: random.Random, average: float) -> int:
+    # Long-tailed: most repositories have a handful, a few have hundreds.
+    return max(1, min(int(rng.lognormvariate(0, 0.9) * average / 1.5), 2_000))
+
+
+def dependencies(
+    rng: random.Random, ecosystem: Ecosystem, pool: list[str], popularity: Zipf, count: int
+) -> list[ParsedDependency]:
+    chosen: dict[str, None] = {}
+    count = min(count, len(pool) // 2)
+    while len(chosen) < count:
+        chosen[pool[popularity.draw()]] = None
+    manifest = MANIFESTS[ecosystem]
+    return [
+        ParsedDependency(
+            ecosystem=ecosystem,
+            name=name,
+            requirement=f"^{rng.randint(0, 9)}.{rng.randint(0, 30)}.0",
+            dependency_type=rng.choice(TYPES),
+            is_direct=rng.random() < 0.8,
+            manifest_path=manifest,
+        )
+        for name in chosen
+    ]
+
+
+def batches(snapshots: Sequence[Snapshot], edges_per_batch: int) -> list[list[Snapshot]]:
+    result: list[list[Snapshot]] = [[]]
+    size = 0
+    for snapshot in snapshots:
+        if size >= edges_per_batch:
+            result.append([])
+            size = 0
+        result[-1].append(snapshot)
+        size += len(snapshot.dependencies)
+    return result
+
+
+async def recreate_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = await asyncpg.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        database="postgres",
+    )
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+        await admin.execute(f'CREATE DATABASE "{parsed.database}"')
+    finally:
+        await admin.close()
+
+
+async def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = await asyncpg.connect(
+        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+        password=parsed.password, database="postgres",
+    )  # fmt: skip
+    try:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)')
+    finally:
+        await admin.close()
+
+
+async def copy_limit(url: str, workload: Workload) -> float:
+    """Seconds for one binary COPY of the edge rows into an unindexed table."""
+    rows = [
+        (
+            s.repository.owner,
+            s.repository.name,
+            d.ecosystem.value,
+            d.name,
+            d.requirement,
+            d.dependency_type.value,
+            d.is_direct,
+            d.manifest_path,
+        )
+        for s in workload.snapshots
+        for d in s.dependencies
+    ]
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+        password=parsed.password, database=parsed.database,
+    )  # fmt: skip
+    try:
+        await connection.execute(
+            "CREATE TABLE bench_copy (owner text, repository text, ecosystem text, name text,"
+            " requirement text, dependency_type text, is_direct boolean, manifest_path text)"
+        )
+        started = time.perf_counter()
+        async with connection.transaction():
+            await connection.copy_records_to_table("bench_copy", records=rows)
+        elapsed = time.perf_counter() - started
+        await connection.execute("DROP TABLE bench_copy")
+    finally:
+        await connection.close()
+    return elapsed
+
+
+async def schema_floor(url: str) -> float:
+    """Seconds to COPY the loaded edge rows into an empty twin of `dependencies`.
+
+    The twin has the same primary key, index and foreign keys: this is what any
+    loader must pay to put these rows into the schema, whatever it does before.
+    """
+    parsed = make_url(url)
+    connection = await asyncpg.connect(
+        host=parsed.host, port=parsed.port or 5432, user=parsed.username,
+        password=parsed.password, database=parsed.database,
+    )  # fmt: skip
+    try:
+        rows = await connection.fetch(
+            "SELECT * FROM dependencies ORDER BY repository_id, package_id"
+        )
+        await connection.execute(
+            "CREATE TABLE bench_floor (LIKE dependencies INCLUDING ALL);"
+            "ALTER TABLE bench_floor"
+            " ADD FOREIGN KEY (repository_id) REFERENCES repositories (id) ON DELETE CASCADE,"
+            " ADD FOREIGN KEY (package_id) REFERENCES packages (id) ON DELETE CASCADE"
+        )
+        await connection.execute("CHECKPOINT")
+        started = time.perf_counter()
+        async with connection.transaction():
+            await connection.copy_records_to_table(
+                "bench_floor", records=[tuple(row) for row in rows], columns=list(rows[0].keys())
+            )
+        elapsed = time.perf_counter() - started
+        await connection.execute("DROP TABLE bench_floor")
+    finally:
+        await connection.close()
+    return elapsed
+
+
+async def load(settings: Settings, workload: Workload, edges_per_batch: int) -> float:
+    engine = create_engine(settings)
+    sessionmaker = create_sessionmaker(engine)
+    cache = Cache(MemoryBackend(max_entries=1_000_000))
+    failures: list[str] = []
+    try:
+        started = time.perf_counter()
+        async with sessionmaker() as session:
+            loader = Loader(session, cache=cache)
+            for batch in batches(workload.snapshots, edges_per_batch):
+                stats = await loader.load(batch)
+                failures += stats.failures
+                await commit(session)
+        elapsed = time.perf_counter() - started
+    finally:
+        await engine.dispose()
+    if failures:
+        raise RuntimeError(f"{len(failures)} snapshots failed, e.g. {failures[0]}")
+    return elapsed
+
+
+async def counts(settings: Settings) -> tuple[int, int]:
+    engine = create_engine(settings)
+    try:
+        async with create_sessionmaker(engine)() as session:
+            edges = (await session.execute(select(func.count()).select_from(Dependency))).scalar()
+            packages = (await session.execute(select(func.count()).select_from(Package))).scalar()
+    finally:
+        await engine.dispose()
+    return int(edges or 0), int(packages or 0)
+
+
+async def main(args: argparse.Namespace) -> dict[str, Any]:
+    started = time.perf_counter()
+    workload = build_workload(args)
+    generated = time.perf_counter() - started
+    print(
+        f"workload: {workload.edges:,} edges, {workload.repositories:,} repositories, "
+        f"{workload.owners:,} owners, {workload.packages:,} packages ({generated:.1f}s to build)"
+    )
+    await recreate_database(args.database_url)
+    settings = Settings(_env_file=None, database_url=args.database_url, database_pool_size=2)  # type: ignore[call-arg]
+    try:
+        engine = create_engine(settings)
+        await migrations.upgrade(engine)
+        await engine.dispose()
+        copy_seconds = await copy_limit(args.database_url, workload)
+        print(f"COPY limit:  {workload.edges / copy_seconds:>10,.0f} edges/s ({copy_seconds:.1f}s)")
+        first = await load(settings, workload, args.batch_edges)
+        stored = await counts(settings)
+        print(f"first load:  {workload.edges / first:>10,.0f} edges/s ({first:.1f}s)")
+        again = await load(settings, workload, args.batch_edges)
+        print(f"re-ingest:   {workload.edges / again:>10,.0f} edges/s ({again:.1f}s)")
+        floor = await schema_floor(args.database_url)
+        print(f"schema floor:{workload.edges / floor:>10,.0f} edges/s ({floor:.1f}s, COPY into "
+              "the edges table with its keys, index and foreign keys)")  # fmt: skip
+        if stored != (workload.edges, workload.packages) or await counts(settings) != stored:
+            raise RuntimeError(f"stored {stored}, expected {(workload.edges, workload.packages)}")
+    finally:
+        if not args.keep:
+            await drop_database(args.database_url)
+    result = {
+        "edges": workload.edges,
+        "repositories": workload.repositories,
+        "owners": workload.owners,
+        "packages": workload.packages,
+        "batch_edges": args.batch_edges,
+        "copy_edges_per_second": round(workload.edges / copy_seconds),
+        "first_load_edges_per_second": round(workload.edges / first),
+        "reingest_edges_per_second": round(workload.edges / again),
+        "first_load_ratio_to_copy": round(copy_seconds / first, 3),
+        "reingest_ratio_to_copy": round(copy_seconds / again, 3),
+        "schema_floor_edges_per_second": round(workload.edges / floor),
+        "schema_floor_ratio_to_copy": round(copy_seconds / floor, 3),
+        "first_load_ratio_to_schema_floor": round(floor / first, 3),
+    }
+    print(
+        f"ratio to COPY: first load {result['first_load_ratio_to_copy']:.0%}, "
+        f"re-ingest {result['reingest_ratio_to_copy']:.0%}, "
+        f"schema floor {result['schema_floor_ratio_to_copy']:.0%} (target: at least 40%)\n"
+        f"first load against the schema floor: {result['first_load_ratio_to_schema_floor']:.0%}"
+    )
+    return result
+
+
+def arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", required=True, help="postgresql+asyncpg://...; "
+                        "this database is dropped and created")  # fmt: skip
+    parser.add_argument("--edges", type=int, default=1_000_000)
+    parser.add_argument("--repositories", type=int, default=None, help="default: edges / 10")
+    parser.add_argument("--owners", type=int, default=None, help="default: edges / 50")
+    parser.add_argument("--packages", type=int, default=None, help="default: edges / 5")
+    parser.add_argument("--batch-edges", type=int, default=100_000, help="edges per commit")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    if not args.database_url.startswith("postgresql"):
+        parser.error("the benchmark measures PostgreSQL: pass a postgresql+asyncpg:// URL")
+    args.repositories = args.repositories or max(args.edges // 10, 1)
+    args.owners = args.owners or max(args.edges // 50, 1)
+    args.packages = args.packages or max(args.edges // 5, 60)
+    return args
+
+
+if __name__ == "__main__":
+    options = arguments()
+    figures = asyncio.run(main(options))
+    if options.json:
+        options.json.write_text(json.dumps(figures, indent=2) + "\n")
