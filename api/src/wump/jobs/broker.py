@@ -119,8 +119,15 @@ def build_broker(settings: Settings) -> AsyncBroker:
 
 
 def build_queue(settings: Settings) -> JobQueue:
-    runs = bool(settings.valkey_url) or settings.effective_job_mode != "off"
-    return JobQueue(build_broker(settings), name=settings.job_queue_name, sends=runs)
+    shared = bool(settings.valkey_url)
+    mode = settings.effective_job_mode
+    return JobQueue(
+        build_broker(settings),
+        name=settings.job_queue_name,
+        sends=shared or mode != "off",
+        # Inline jobs already run one after another (a follow-up inside its parent).
+        serial=not shared and mode == "background" and settings.is_sqlite,
+    )
 
 
 def attach(queue: JobQueue, resources: Callable[[], JobResources]) -> None:

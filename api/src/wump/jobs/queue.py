@@ -9,6 +9,7 @@ A message that cannot be sent leaves the record `failed` with the reason.
 import asyncio
 import uuid
 from collections.abc import Mapping
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any
 
 import structlog
@@ -34,11 +35,20 @@ class UnknownJob(LookupError):
 class JobQueue:
     """The broker the settings chose, seen from the code that sends jobs."""
 
-    def __init__(self, broker: AsyncBroker, *, name: str, sends: bool = True) -> None:
+    def __init__(
+        self, broker: AsyncBroker, *, name: str, sends: bool = True, serial: bool = False
+    ) -> None:
         self.broker = broker
         self.name = name
         # False with JOB_MODE=off: records are kept `pending` and nothing runs them here.
         self.sends = sends
+        # One job at a time in this process: SQLite refuses a second writer whose
+        # snapshot is older than the last commit, so concurrent jobs would fail.
+        self._serial = asyncio.Lock() if serial else None
+
+    def slot(self) -> AbstractAsyncContextManager[object]:
+        """Held while a job runs; only ever waits for the in-process queue on SQLite."""
+        return self._serial if self._serial is not None else nullcontext()
 
     @property
     def backend(self) -> str:

@@ -28,7 +28,7 @@ import structlog
 from pydantic import ValidationError
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
-from sqlalchemy.exc import DBAPIError, InterfaceError
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 
 from wump.core.config import Settings
 from wump.core.db import session_scope
@@ -79,10 +79,13 @@ class Outcome:
 
 
 def is_transient(exc: BaseException) -> bool:
-    """Failures worth another attempt later: rate limits, 5xx, timeouts, lost connections."""
+    """Failures worth another attempt later: rate limits, 5xx, timeouts, lost
+    connections, and a SQLite database busy with another writer."""
     if isinstance(exc, ProviderTransientError | ConnectionError | TimeoutError):
         return True
     if isinstance(exc, RedisConnectionError | RedisTimeoutError | InterfaceError):
+        return True
+    if isinstance(exc, OperationalError) and "database is locked" in str(exc.orig):
         return True
     return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
@@ -121,6 +124,17 @@ async def execute(
     progress: Progress | None = None,
 ) -> Outcome:
     """Run one attempt of a job and record it (see the module docstring)."""
+    async with resources.jobs.slot():
+        return await _execute(resources, job_type, raw_args, job_id, progress)
+
+
+async def _execute(
+    resources: JobResources,
+    job_type: str,
+    raw_args: Mapping[str, Any],
+    job_id: str | uuid.UUID | None,
+    progress: Progress | None,
+) -> Outcome:
     definition = catalog.definition(job_type)
     try:
         args = definition.parse(raw_args)
