@@ -231,8 +231,9 @@ def _print_summary(name: str, summary: IngestSummary) -> None:
     hidden = max(len(summary.failures) - SHOWN_MESSAGES, 0)
     if hidden:
         typer.echo(f"... and {hidden} more failures", err=True)
+    at_least = "at least " if summary.capped else ""
     typer.echo(
-        f"{name}: {summary.repositories} repositories, {summary.packages} packages "
+        f"{name}: {at_least}{summary.repositories} repositories, {summary.packages} packages "
         f"({summary.packages_new} new), {summary.edges} edges ({summary.edges_removed} removed), "
         f"{len(summary.failures)} failed, {len(summary.invalid)} invalid names skipped"
     )

@@ -186,8 +186,13 @@ class LoadStats:
     invalid: list[str] = field(default_factory=list)
     # Snapshots that could not be stored; nothing of them was written.
     failures: list[str] = field(default_factory=list)
+    # The repositories stored and the packages their edges point at.
+    repository_ids: set[int] = field(default_factory=set)
+    package_ids: set[int] = field(default_factory=set)
 
     def add(self, other: "LoadStats") -> None:
+        self.repository_ids |= other.repository_ids
+        self.package_ids |= other.package_ids
         self.snapshots += other.snapshots
         self.repositories_new += other.repositories_new
         self.packages_new += other.packages_new
@@ -549,15 +554,17 @@ class Loader:
         await self._merge_edges(merged)
         removed = await self._drop_unreported(prepared, repository_ids, new_repositories, now)
         await self._recount_owners(recount, now)
-        touched = {row[1] for row in fresh} | {row[1] for row in merged} | set(removed)
+        reported = {row[1] for row in fresh} | {row[1] for row in merged}
         stats = LoadStats(
             snapshots=len(prepared),
             repositories_new=len(new_repositories),
             packages_new=packages_new,
             edges=len(fresh) + len(merged),
             edges_removed=len(removed),
+            repository_ids=set(repository_ids.values()),
+            package_ids=reported,
         )
-        return _Written(stats, touched, set(owner_ids.values()))
+        return _Written(stats, reported | set(removed), set(owner_ids.values()))
 
     async def _ids(self, target: Table, stage: Table, keys: Sequence[str]) -> dict[Row, int]:
         """Ids of the stored rows that match a staged row, by their natural key."""

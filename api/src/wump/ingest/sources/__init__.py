@@ -14,7 +14,6 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy import distinct, func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wump.core.cache import Cache
@@ -22,12 +21,15 @@ from wump.core.db import commit, session_scope
 from wump.core.progress import Progress
 from wump.ingest.loader import Loader, LoadStats, PackageMetadata, RepositoryRef, Snapshot
 from wump.jobs import executions
-from wump.models import Dependency, DependencySource
+from wump.models import DependencySource
 
 log = structlog.get_logger(__name__)
 
 # job_executions keeps this many messages of each kind; the counts are always complete.
 MAX_RECORDED_MESSAGES = 200
+# Distinct repositories and packages are counted exactly up to this many; past it the
+# summary says "at least", so a dump of any size runs in bounded memory.
+MAX_COUNTED_IDS = 1_000_000
 
 
 @dataclass(slots=True)
@@ -63,24 +65,43 @@ class Source(Protocol):
 @dataclass(slots=True)
 class IngestSummary:
     records: int = 0
-    repositories: int = 0
-    packages: int = 0
     packages_new: int = 0
     edges: int = 0
     edges_removed: int = 0
     failures: list[str] = field(default_factory=list)
     invalid: list[str] = field(default_factory=list)
     notes: Counter[str] = field(default_factory=Counter)
+    repository_ids: set[int] = field(default_factory=set)
+    package_ids: set[int] = field(default_factory=set)
+    # True once a count reached MAX_COUNTED_IDS: the figures are then lower bounds.
+    capped: bool = False
 
     @property
     def ok(self) -> bool:
         return not self.failures
 
+    @property
+    def repositories(self) -> int:
+        return len(self.repository_ids)
+
+    @property
+    def packages(self) -> int:
+        return len(self.package_ids)
+
     def add(self, stats: LoadStats) -> None:
         self.packages_new += stats.packages_new
+        self.edges += stats.edges
         self.edges_removed += stats.edges_removed
         self.failures += stats.failures
         self.invalid += stats.invalid
+        for counted, new in (
+            (self.repository_ids, stats.repository_ids),
+            (self.package_ids, stats.package_ids),
+        ):
+            if len(counted) < MAX_COUNTED_IDS:
+                counted |= new
+            else:
+                self.capped = True
 
     def metadata(self, source: DependencySource) -> dict[str, Any]:
         return {
@@ -90,6 +111,7 @@ class IngestSummary:
             "packages_new": self.packages_new,
             "edges": self.edges,
             "edges_removed": self.edges_removed,
+            "counts_are_lower_bounds": self.capped,
             "failed": len(self.failures),
             "failures": self.failures[:MAX_RECORDED_MESSAGES],
             "invalid": len(self.invalid),
@@ -145,8 +167,6 @@ async def _load_all(
         await commit(session)
         if progress is not None:
             progress.advance(batch.progress, failures=len(summary.failures))
-    if loader.started_at is not None:
-        await _count(session, loader.started_at, source.source, summary)
 
 
 async def _apply(loader: Loader, batch: Batch, summary: IngestSummary) -> None:
@@ -166,20 +186,6 @@ async def _apply(loader: Loader, batch: Batch, summary: IngestSummary) -> None:
         await loader.update_repositories(batch.repositories)
     if batch.packages:
         await loader.update_packages(batch.packages)
-
-
-async def _count(
-    session: AsyncSession, since: Any, source: DependencySource, summary: IngestSummary
-) -> None:
-    """What this run reported: its edges, and their distinct repositories and packages."""
-    result = await session.execute(
-        select(
-            func.count(),
-            func.count(distinct(Dependency.repository_id)),
-            func.count(distinct(Dependency.package_id)),
-        ).where(Dependency.last_seen_at >= since, Dependency.sources.op("&")(source.bit) != 0)
-    )
-    summary.edges, summary.repositories, summary.packages = result.one()
 
 
 async def _record_failure(
