@@ -111,17 +111,18 @@ class FakeNetwork:
                     return replies.pop(0)
         return self._route(method, parts.path, query, lowered, body)
 
-    def transport(self) -> httpx.MockTransport:
-        def answer(request: httpx.Request) -> httpx.Response:
-            reply = self.handle(
-                request.method, str(request.url), dict(request.headers), request.content
-            )
-            if reply.error is not None:
-                raise reply.error("simulated network failure", request=request)
-            headers = {"content-type": "application/json", **reply.headers}
-            return httpx.Response(reply.status, content=reply.content(), headers=headers)
+    def respond(self, request: httpx.Request) -> httpx.Response:
+        """Answer an `httpx` request (for `httpx.MockTransport` and respx)."""
+        reply = self.handle(
+            request.method, str(request.url), dict(request.headers), request.content
+        )
+        if reply.error is not None:
+            raise reply.error("simulated network failure", request=request)
+        headers = {"content-type": "application/json", **reply.headers}
+        return httpx.Response(reply.status, content=reply.content(), headers=headers)
 
-        return httpx.MockTransport(answer)
+    def transport(self) -> httpx.MockTransport:
+        return httpx.MockTransport(self.respond)
 
     # -- routing --------------------------------------------------------------
 
