@@ -212,6 +212,7 @@ Row = tuple[Any, ...]
 class _Prepared:
     snapshot: Snapshot
     edges: dict[PackageKey, EdgeDetails]
+    packages: dict[PackageKey, PackageIdentity]
 
     @property
     def label(self) -> str:
@@ -415,7 +416,6 @@ class Loader:
         self.started_at: datetime | None = None
         self._last_tick: datetime | None = None
         self._identities: dict[tuple[str, str], tuple[PackageKey, PackageIdentity] | str] = {}
-        self._packages: dict[PackageKey, PackageIdentity] = {}
         # Rows this loader inserted per table, and how many there were at its last ANALYZE.
         self._inserted: dict[str, tuple[int, int]] = {}
 
@@ -484,11 +484,17 @@ class Loader:
             except InvalidRepository as exc:
                 stats.failures.append(f"{label}: {exc}")
                 continue
-            prepared.append(_Prepared(snapshot, self._edges(snapshot, label, stats)))
+            packages: dict[PackageKey, PackageIdentity] = {}
+            edges = self._edges(snapshot, label, stats, packages)
+            prepared.append(_Prepared(snapshot, edges, packages))
         return prepared
 
     def _edges(
-        self, snapshot: Snapshot, label: str, stats: LoadStats
+        self,
+        snapshot: Snapshot,
+        label: str,
+        stats: LoadStats,
+        packages: dict[PackageKey, PackageIdentity],
     ) -> dict[PackageKey, EdgeDetails]:
         """One edge per package: the strongest type wins, direct if any entry was."""
         edges: dict[PackageKey, EdgeDetails] = {}
@@ -511,7 +517,11 @@ class Loader:
                 dependency.manifest_path[:MAX_MANIFEST_PATH],
             )
             current = edges.get(key)
-            edges[key] = details if current is None else _stronger(current, details)
+            if current is None:
+                edges[key] = details
+                packages[key] = known[1]
+            else:
+                edges[key] = _stronger(current, details)
         return edges
 
     def identity(self, ecosystem: Ecosystem | str, name: str) -> PackageIdentity | str:
@@ -531,9 +541,7 @@ class Loader:
             if len(identity.name) > MAX_PACKAGE_NAME or len(identity.purl) > MAX_PURL:
                 result = f"{ecosystem} package name {name[:80]!r}... is too long"
             else:
-                key = (identity.ecosystem.value, identity.normalized_name)
-                self._packages.setdefault(key, identity)
-                result = (key, identity)
+                result = ((identity.ecosystem.value, identity.normalized_name), identity)
         if len(self._identities) >= _IDENTITY_CACHE_SIZE:
             self._identities.clear()
         self._identities[(ecosystem, name)] = result
@@ -725,9 +733,8 @@ class Loader:
     ) -> tuple[dict[PackageKey, int], int]:
         rows: dict[PackageKey, Row] = {}
         for item in prepared:
-            for key in item.edges:
+            for key, identity in item.packages.items():
                 if key not in rows:
-                    identity = self._packages[key]
                     rows[key] = (key[0], identity.name, key[1], identity.purl, *_NO_METADATA)
         stage = _STAGE_PACKAGES
         await self.bulk.stage(stage, list(rows.values()))
