@@ -1,4 +1,5 @@
 import asyncio
+import io
 import json
 import sqlite3
 from pathlib import Path
@@ -8,9 +9,11 @@ import httpx
 import pytest
 import uvicorn
 from fastapi import FastAPI
+from rich.console import Console
 from typer.testing import CliRunner
 
 from wump.cli import app
+from wump.core.progress import track
 from wump.ingest import parsers
 
 from .sources.checkouts import FIXTURES, materialize
@@ -194,3 +197,17 @@ async def test_demo_serves_a_fresh_database_of_this_environment(
 async def _invoke_in_thread(args: list[str]) -> Any:
     # The command runs its own event loop; keep it off the test's loop.
     return await asyncio.to_thread(runner.invoke, app, args)
+
+
+def test_a_terminal_gets_a_progress_bar_with_the_failures_so_far() -> None:
+    screen = io.StringIO()
+    console = Console(file=screen, force_terminal=True, width=120)
+
+    with track("ingest.path", total=3, unit="checkouts", console=console) as progress:
+        progress.advance(1)
+        progress.advance(2, failures=1)
+
+    shown = screen.getvalue()
+    assert "3/3" in shown
+    assert "checkouts" in shown
+    assert "failures=1" in shown
