@@ -331,7 +331,7 @@ async def main(args: argparse.Namespace) -> dict[str, Any]:
         f"{workload.owners:,} owners, {workload.packages:,} packages ({generated:.1f}s to build)"
     )
     await recreate_database(args.database_url)
-    settings = Settings(_env_file=None, database_url=args.database_url, database_pool_size=2)  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, database_url=args.database_url, database_pool_size=2)
     try:
         engine = create_engine(settings)
         await migrations.upgrade(engine)
