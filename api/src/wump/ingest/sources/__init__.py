@@ -174,11 +174,11 @@ async def _apply(loader: Loader, batch: Batch, summary: IngestSummary) -> None:
     summary.failures += batch.failures
     summary.notes.update(batch.notes)
     for failure in batch.failures:
-        log.warning("ingest_input_failed", detail=failure)
+        log.debug("ingest_input_failed", detail=failure)
     if batch.snapshots:
         stats = await loader.load(batch.snapshots)
         for failure in stats.failures:
-            log.warning("ingest_snapshot_failed", detail=failure)
+            log.debug("ingest_snapshot_failed", detail=failure)
         summary.add(stats)
     if batch.sweep is not None and loader.started_at is not None:
         summary.edges_removed += await loader.sweep(batch.sweep, since=loader.started_at)

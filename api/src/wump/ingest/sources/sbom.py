@@ -105,7 +105,10 @@ class SbomSource:
         except ManifestError as exc:
             failures.append(str(exc))
             return
-        except (ValueError, OSError) as exc:
+        except OSError as exc:
+            failures.append(f"{path}: {exc.strerror or exc}")
+            return
+        except ValueError as exc:
             failures.append(f"{path}: {exc}")
             return
         group = groups.setdefault(repository.key, _Group(repository))
