@@ -57,6 +57,8 @@ class Reply:
     raw: bytes | None = None
     # An httpx exception class raised instead of answering (MockTransport only).
     error: type[httpx.TransportError] | None = None
+    # Served over HTTP only: hold the answer until this event is set.
+    hold: threading.Event | None = None
 
     def content(self) -> bytes:
         if self.raw is not None:
@@ -91,6 +93,8 @@ class FakeNetwork:
     faults: list[tuple[re.Pattern[str], list[Reply]]] = field(default_factory=list)
     requests: list[Seen] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # Set when a request reaches a held answer.
+    holding: threading.Event = field(default_factory=threading.Event)
 
     def fail(self, pattern: str, *replies: Reply) -> None:
         """Answer requests whose path matches `pattern` with `replies` first, in order."""
@@ -271,6 +275,9 @@ def serve(network: FakeNetwork) -> Iterator[str]:
             length = int(self.headers.get("content-length") or 0)
             body = self.rfile.read(length) if length else b""
             reply = network.handle(self.command, self.path, dict(self.headers), body)
+            if reply.hold is not None:
+                network.holding.set()
+                reply.hold.wait(60)
             content = reply.content()
             self.send_response(reply.status)
             self.send_header("content-type", "application/json")
@@ -286,7 +293,12 @@ def serve(network: FakeNetwork) -> Iterator[str]:
         def log_message(self, format: str, *args: Any) -> None:
             return None
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    class Server(ThreadingHTTPServer):
+        # A client killed mid-request is expected here, not an error to print.
+        def handle_error(self, request: Any, client_address: Any) -> None:
+            return None
+
+    server = Server(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -20,10 +20,18 @@ least the provider's `Retry-After`.
 """
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Any
 
-from taskiq import AsyncBroker, Context, InMemoryBroker, SmartRetryMiddleware, TaskiqDepends
+from redis.asyncio import Redis
+from taskiq import (
+    AckableMessage,
+    AsyncBroker,
+    Context,
+    InMemoryBroker,
+    SmartRetryMiddleware,
+    TaskiqDepends,
+)
 from taskiq.kicker import AsyncKicker
 from taskiq.message import TaskiqMessage
 from taskiq.result import TaskiqResult
@@ -79,6 +87,52 @@ class TransientRetryMiddleware(SmartRetryMiddleware):
         await kicker.kiq(*message.args, **message.kwargs)
 
 
+class RedeliveringStreamBroker(RedisStreamBroker):
+    """taskiq-redis's stream broker, also reclaiming abandoned jobs while the queue is idle.
+
+    The parent only looks for messages a dead worker left unacknowledged right after
+    it read new ones, so on a quiet queue an abandoned job would wait for the next
+    job to be sent. This looks after every read, new messages or not.
+    """
+
+    async def listen(self) -> AsyncGenerator[AckableMessage, None]:
+        async with Redis(connection_pool=self.connection_pool) as redis:
+            while True:
+                streams = {self.queue_name: ">", **self.additional_streams}
+                fetched: Any = await redis.xreadgroup(
+                    self.consumer_group_name,
+                    self.consumer_name,
+                    streams,  # type: ignore[arg-type]
+                    block=self.block,
+                    noack=False,
+                    count=self.count,
+                )
+                for stream, messages in fetched or []:
+                    for message_id, fields in messages:
+                        yield self._ackable(stream, message_id, fields)
+                for stream in (self.queue_name, *self.additional_streams):
+                    for message in await self._reclaim(redis, stream):
+                        yield message
+
+    async def _reclaim(self, redis: Redis, stream: str) -> list[AckableMessage]:
+        """Take over messages unacknowledged for longer than the redelivery time."""
+        claimed = await redis.xautoclaim(
+            name=stream,
+            groupname=self.consumer_group_name,
+            consumername=self.consumer_name,
+            min_idle_time=self.idle_timeout,
+            count=self.unacknowledged_batch_size,
+        )
+        entries = claimed[1] if len(claimed) > 1 else []
+        # Entries trimmed from the stream meanwhile come back without fields.
+        return [self._ackable(stream, id_, fields) for id_, fields in entries if fields]
+
+    def _ackable(self, stream: Any, message_id: Any, fields: Any) -> AckableMessage:
+        return AckableMessage(
+            data=fields[b"data"], ack=self._ack_generator(id=message_id, queue_name=stream)
+        )
+
+
 def _task(job_type: str) -> Callable[..., Awaitable[dict[str, Any]]]:
     async def run_job(
         job_id: str | None = None, context: Context = TaskiqDepends(), **args: Any
@@ -95,7 +149,7 @@ def build_broker(settings: Settings) -> AsyncBroker:
     """The broker the settings ask for, with every job registered and the retry policy."""
     broker: AsyncBroker
     if settings.valkey_url:
-        broker = RedisStreamBroker(
+        broker = RedeliveringStreamBroker(
             url=settings.valkey_url,
             queue_name=settings.job_queue_name,
             consumer_group_name=f"{settings.job_queue_name}:workers",
