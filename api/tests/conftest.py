@@ -18,6 +18,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, AsyncSession, async_sessionmaker
 
+from wump.auth.ratelimit import RateLimiter, shared_storage
 from wump.core import migrations
 from wump.core.cache import Cache, RedisBackend, redis_client
 from wump.core.config import Environment, Settings
@@ -106,6 +107,14 @@ async def cache() -> AsyncIterator[Cache]:
     await cache.close()
 
 
+def test_limiter() -> RateLimiter:
+    """Real Redis counters in the integration lane, under a prefix of this test's own."""
+    if not VALKEY_URL:
+        return RateLimiter()
+    prefix = f"wumptest-{uuid.uuid4().hex[:8]}:ratelimit"
+    return RateLimiter(shared_storage(VALKEY_URL, timeout_seconds=1.0, key_prefix=prefix))
+
+
 @pytest.fixture
 def app(settings: Settings) -> FastAPI:
     return create_app(settings)
@@ -117,8 +126,12 @@ async def started_app(
 ) -> AsyncIterator[FastAPI]:
     async with app.router.lifespan_context(app):
         resources: Resources = app.state.resources
-        app.state.resources = dataclasses.replace(resources, sessionmaker=sessionmaker, cache=cache)
+        limiter = test_limiter()
+        app.state.resources = dataclasses.replace(
+            resources, sessionmaker=sessionmaker, cache=cache, limiter=limiter
+        )
         yield app
+        await limiter.close()
 
 
 @pytest.fixture

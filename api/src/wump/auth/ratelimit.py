@@ -51,12 +51,14 @@ class Decision:
         }
 
 
-def shared_storage(valkey_url: str, *, timeout_seconds: float) -> RedisStorage:
+def shared_storage(
+    valkey_url: str, *, timeout_seconds: float, key_prefix: str = "wump:ratelimit"
+) -> RedisStorage:
     return RedisStorage(
         f"async+{valkey_url}",
         implementation="redispy",
         wrap_exceptions=True,
-        key_prefix="wump:ratelimit",
+        key_prefix=key_prefix,
         socket_timeout=timeout_seconds,
         socket_connect_timeout=timeout_seconds,
     )
