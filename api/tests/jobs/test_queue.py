@@ -29,7 +29,7 @@ from wump.core.deps import Resources
 from wump.jobs import catalog, runner
 from wump.jobs.broker import build_broker
 from wump.jobs.queue import enqueue
-from wump.jobs.schedules import CRONS
+from wump.jobs.schedules import CRONS, build_scheduler
 from wump.main import create_app
 from wump.models import JobExecution, JobStatus, Repository
 
@@ -261,3 +261,18 @@ def test_the_embedded_queue_runs_nothing_by_default_in_tests(settings: Settings)
     development = settings.model_copy(update={"environment": Environment.DEVELOPMENT})
     assert development.effective_job_mode == "background"
     assert development.model_copy(update={"job_mode": "inline"}).effective_job_mode == "inline"
+
+
+async def test_a_scheduled_job_records_itself_when_it_runs(
+    resources: Resources, session: AsyncSession
+) -> None:
+    scheduler = build_scheduler(resources.jobs.broker)
+    [source] = scheduler.sources
+    await source.startup()
+    [cleanup] = [task for task in await source.get_schedules() if task.task_name == "cleanup"]
+
+    # What `wump scheduler` does when the cron expression matches.
+    await scheduler.on_ready(source, cleanup)
+
+    [record] = await job_records(session, "cleanup")
+    assert (record.status, record.attempts, record.args) == (JobStatus.COMPLETED, 1, {})
