@@ -16,9 +16,7 @@ from collections.abc import Callable
 from typing import Any
 
 import httpx
-import pytest
 import schemathesis
-from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
@@ -32,9 +30,7 @@ from schemathesis.specs.openapi.checks import (
 )
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.packages.conftest import build_graph
-from wump.core.config import Settings
-from wump.main import create_app
+from tests.packages.conftest import app, build_graph
 
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10
@@ -58,13 +54,8 @@ SEEDED_QUERIES = {
     "/api/v1/search/organizations": {"q": "ac"},
 }
 AUTH_HEADERS = ("authorization", "x-api-key")
-
-
-@pytest.fixture
-def app(settings: Settings) -> FastAPI:
-    # Hundreds of anonymous requests a minute: keep the rate limit out of the way.
-    unlimited = settings.model_copy(update={"rate_limit_anonymous_per_minute": 1_000_000_000})
-    return create_app(unlimited)
+# Hundreds of anonymous requests a minute: the app without the anonymous rate limit.
+__all__ = ["app"]
 
 
 def _draw(strategy: Any, count: int) -> list[Case[Any]]:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.builders import (
@@ -27,6 +28,8 @@ from tests.builders import (
     create_registry_package,
     create_repository,
 )
+from wump.core.config import Settings
+from wump.main import create_app
 from wump.models import (
     DependencySource,
     DependencyType,
@@ -37,6 +40,18 @@ from wump.models import (
 )
 
 NOW = datetime.now(UTC)
+
+
+@pytest.fixture
+def app(settings: Settings) -> FastAPI:
+    """The app without the anonymous rate limit.
+
+    These tests make hundreds of anonymous reads a minute, and with Redis the
+    limiter's counters are shared by every test of the run.
+    """
+    return create_app(
+        settings.model_copy(update={"rate_limit_anonymous_per_minute": 1_000_000_000})
+    )
 
 
 @dataclass

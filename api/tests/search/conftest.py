@@ -1,0 +1,3 @@
+from tests.packages.conftest import app
+
+__all__ = ["app"]
