@@ -5,6 +5,7 @@ import pytest
 from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from tests.builders import create_package
 from wump.core.cache import Cache
 from wump.core.db import commit, session_scope
 from wump.ingest import loader as loader_module
@@ -417,3 +418,20 @@ async def test_two_sources_in_one_batch_each_replace_only_their_own_report(
         "pkg:pypi/rich": MANIFEST.bit,
         "pkg:pypi/typer": SBOM.bit,
     }
+
+
+async def test_a_package_whose_purl_is_taken_is_reported_and_the_batch_goes_on(
+    session: AsyncSession,
+) -> None:
+    # A row stored by some other path under another name, holding httpx's purl.
+    await create_package(
+        session, name="not-httpx", normalized_name="not-httpx", purl="pkg:pypi/httpx"
+    )
+
+    stats = await Loader(session).load([snap("acme/rocket", [dep("httpx"), dep("rich")])])
+
+    assert stats.failures == []
+    assert stats.invalid == [
+        "acme/rocket: pypi package 'httpx' conflicts with a stored package's purl"
+    ]
+    assert set(await edges(session)) == {("acme/rocket", "pkg:pypi/rich")}
