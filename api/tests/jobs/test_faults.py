@@ -235,3 +235,18 @@ async def test_owner_profile_server_errors_leave_the_owner_untouched(
     stored = await session.get(Organization, owner.id, populate_existing=True)
     assert stored is not None
     assert (stored.name, stored.enriched_at) == ("Pallets (stored)", None)
+
+
+async def test_package_metadata_faults_never_fail_the_discovery(
+    run_job: RunJob, session: AsyncSession, network: FakeNetwork
+) -> None:
+    network.fail(r"/ecosystems/packages/", TRUNCATED)
+    network.fail(r"/librariesio/api/pypi/requests$", *[SERVER_ERROR] * PROVIDER_ATTEMPTS)
+    # deps.dev is not served by the fake network: it answers 404.
+
+    outcome = await run_job("discover.dependents", purl="pkg:pypi/requests")
+
+    assert outcome.status is JobStatus.COMPLETED
+    assert outcome.records == 3
+    assert outcome.metadata["package_metadata"].startswith("not refreshed:")
+    assert len(network.seen(r"/depsdev/")) == 1

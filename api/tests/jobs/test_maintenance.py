@@ -182,3 +182,28 @@ async def test_cleanup_flags_archived_and_removes_vanished_repositories(
     assert network.seen("/repos/acme/recent") == []
     assert unchanged.id == names["steady"].id
     assert archived.id == names["retired"].id
+
+
+async def test_cleanup_rerun_is_a_no_op(
+    run_job: RunJob, session: AsyncSession, network: FakeNetwork
+) -> None:
+    owner = await create_organization(session, login="acme")
+    await create_repository(
+        session,
+        owner=owner,
+        name="steady",
+        scanned_at=utcnow() - timedelta(days=45),
+        etag=network.etag("acme/steady"),
+    )
+    await session.commit()
+    await run_job("cleanup")
+
+    outcome = await run_job("cleanup")
+
+    assert outcome.metadata == {
+        **outcome.metadata,
+        "jobs_abandoned": 0,
+        "jobs_pruned": 0,
+        # Checked last time: not due again for JOB_RECHECK_AFTER_DAYS.
+        "repositories_checked": 0,
+    }

@@ -207,3 +207,27 @@ async def test_owner_gone_from_github_is_marked_deleted(
     departed = await session.get(Organization, owner.id, populate_existing=True)
     assert departed is not None
     assert departed.deleted_at is not None
+
+
+async def test_organization_rescan_is_a_no_op(
+    run_job: RunJob, session: AsyncSession, network: FakeNetwork
+) -> None:
+    network.listed["pallets"] = ["flask", "jinja"]
+    await run_job("scan.organization", login="pallets")
+    scans = len(await job_records(session, "scan.repository"))
+    before = await session.scalar(
+        select(Organization)
+        .where(Organization.login == "pallets")
+        .execution_options(populate_existing=True)
+    )
+    assert before is not None
+    profile = (before.name, before.kind, before.sponsorship_url, before.total_repositories)
+
+    outcome = await run_job("scan.organization", login="pallets")
+
+    after = await session.get(Organization, before.id, populate_existing=True)
+    assert after is not None
+    assert (after.name, after.kind, after.sponsorship_url, after.total_repositories) == profile
+    # Both repositories were scanned after their last push: nothing new to scan.
+    assert outcome.metadata["scans_queued"] == 0
+    assert len(await job_records(session, "scan.repository")) == scans == 2
