@@ -16,7 +16,7 @@ from wump.core.cache import Cache, MemoryBackend, RedisBackend, redis_client
 from wump.core.config import Settings
 from wump.core.db import create_engine, create_sessionmaker
 from wump.core.deps import Resources
-from wump.core.errors import install_error_handlers, problem_responses
+from wump.core.errors import document_problems, install_error_handlers, problem_responses
 from wump.core.hardening import HardeningMiddleware
 from wump.core.logging import configure_logging
 from wump.core.middleware import RequestContextMiddleware
@@ -119,6 +119,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    document_problems(app)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -148,7 +149,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         instrument_app(app, app.state.tracer_provider)
     app.include_router(health_router)
     guarded = [Depends(current_caller)]
-    access_errors = problem_responses(401, 429)
+    access_errors = problem_responses(401, 413, 414, 429)
     app.include_router(api_router, dependencies=guarded, responses=access_errors)
     app.include_router(
         admin_keys_router, prefix=api_router.prefix, dependencies=guarded, responses=access_errors

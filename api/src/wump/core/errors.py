@@ -205,6 +205,66 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(StarletteHTTPException, _http_error)
 
 
+class ValidationIssue(BaseModel):
+    loc: list[str | int] = Field(examples=[["query", "limit"]])
+    msg: str = Field(examples=["Input should be less than or equal to 500"])
+    type: str = Field(examples=["less_than_equal"])
+
+
+class ValidationProblem(Problem):
+    """A 422: the request's parameters or body did not validate."""
+
+    errors: list[ValidationIssue]
+
+
+def document_problems(app: FastAPI) -> None:
+    """Make the OpenAPI document say what is really sent for errors.
+
+    FastAPI files response models under `application/json` and documents 422 as
+    its own `HTTPValidationError`; wump sends `application/problem+json`
+    documents instead, so the schema is moved and the 422 model replaced.
+    """
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema:
+            return app.openapi_schema
+        schema = generate()
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
+        for model in (Problem, ValidationIssue, ValidationProblem):
+            definition = model.model_json_schema(ref_template="#/components/schemas/{model}")
+            components[model.__name__] = definition
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                _problem_content(operation.get("responses", {}))
+        components.pop("HTTPValidationError", None)
+        components.pop("ValidationError", None)
+        app.openapi_schema = schema
+        return schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+
+_PROBLEM_REFS = {
+    "#/components/schemas/Problem",
+    "#/components/schemas/HTTPValidationError",
+}
+
+
+def _is_problem(response: dict[str, Any]) -> bool:
+    """A documented error that wump renders as a problem (not, say, the Readiness 503)."""
+    refs = {media.get("schema", {}).get("$ref") for media in response.get("content", {}).values()}
+    return not refs - {None} or bool(refs & _PROBLEM_REFS)
+
+
+def _problem_content(responses: dict[str, Any]) -> None:
+    for status, response in responses.items():
+        if not status.isdigit() or int(status) < 400 or not _is_problem(response):
+            continue
+        model = "ValidationProblem" if status == "422" else "Problem"
+        response["content"] = {PROBLEM_JSON: {"schema": {"$ref": f"#/components/schemas/{model}"}}}
+
+
 def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses=` entries for the problem documents a route may return."""
     return {

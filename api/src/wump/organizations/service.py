@@ -24,7 +24,6 @@ from wump.organizations.schemas import (
     SponsorshipSignals,
 )
 from wump.packages import service as package_service
-from wump.packages.repository import plan_for_parameters
 
 
 async def resolve(session: AsyncSession, login: str, *, host: str) -> Organization:
@@ -71,7 +70,6 @@ async def list_items(
 
 async def detail(session: AsyncSession, organization: Organization) -> OrganizationDetail:
     repository = OrganizationRepository(session)
-    await plan_for_parameters(session)
     dependencies = await repository.dependencies_counts([organization.id])
     return OrganizationDetail(
         login=organization.login,
@@ -114,7 +112,6 @@ async def dependencies(
 ) -> Page[OrganizationDependency]:
     """The packages the owner's repositories depend on: the donor's view of the graph."""
     repository = OrganizationRepository(session)
-    await plan_for_parameters(session)
     listing = statements.dependency_listing(organization.id, ecosystem)
     keyset = statements.dependency_keyset(listing, sort)
     scope = query_scope("organization-dependencies", organization.id, ecosystem, sort)

@@ -23,7 +23,6 @@ from sqlalchemy import (
     func,
     literal,
     select,
-    text,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -222,19 +221,6 @@ def repositories_keyset(rows: Subquery, sort: RepositorySort) -> Keyset:
         RepositorySort.NAME: SortKey("full_name_key", c.full_name_key, descending=False, kind=str),
     }[sort]
     return Keyset((first, SortKey("repository_id", c.repository_id, descending=False, kind=int)))
-
-
-async def plan_for_parameters(session: AsyncSession) -> None:
-    """Plan this transaction's statements for their actual parameters (PostgreSQL).
-
-    The graph is heavily skewed (a handful of packages and owners have most edges),
-    and asyncpg prepares statements: after a few executions PostgreSQL may switch to
-    a generic plan that suits small packages and is ruinous for large ones (seen:
-    40 s instead of 50 ms for 10,000 dependents). SQLite plans every statement
-    afresh, so it needs nothing.
-    """
-    if session.get_bind().dialect.name == "postgresql":
-        await session.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
 
 
 class PackageRepository:

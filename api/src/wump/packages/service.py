@@ -238,7 +238,6 @@ async def dependents(
 ) -> DependentsPage:
     """One page of the organizations that depend on `package`, ranked by `query.sort`."""
     repository = PackageRepository(session)
-    await statements.plan_for_parameters(session)
     scope = query.scope(package.id)
     cursor = page_cursor(
         query.page, scope=scope, kinds=statements.dependents_sort_kinds(query.sort)
@@ -338,7 +337,6 @@ async def dependent_repositories(
 ) -> Page[DependentRepositoryItem]:
     """One page of the repositories that depend on `package`, flat."""
     repository = PackageRepository(session)
-    await statements.plan_for_parameters(session)
     scope = query_scope("repositories", package.id, filters.normalized(), sort)
     rows_source = statements.dependent_repositories(
         statements.edge_conditions(package.id, filters, excluded_logins(package, filters))
@@ -364,7 +362,6 @@ async def dependent_repositories(
 
 async def detail(session: AsyncSession, package: Package) -> PackageDetail:
     repository = PackageRepository(session)
-    await statements.plan_for_parameters(session)
     usage = await repository.usage(package.id)
     return PackageDetail(
         **summary(package).model_dump(),
