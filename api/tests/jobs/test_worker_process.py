@@ -246,7 +246,7 @@ async def test_a_worker_process_runs_the_refresh_the_api_queued(live: Live) -> N
     [beat] = health["workers"]
     assert (beat["pid"], beat["running"], beat["failed"]) == (worker.pid, 0, 0)
     checks = (await live.api.get("/health")).json()["checks"]
-    assert checks["jobs"]["status"] == "healthy"
+    assert (checks["jobs"]["status"], checks["jobs"]["workers"]) == ("healthy", 1)
     assert checks["jobs"]["backend"] == "valkey"
     providers = {p["name"]: p for p in (await live.api.get("/api/v1/providers")).json()["items"]}
     # The worker's provider requests are added up with the API's own (none).
@@ -302,3 +302,20 @@ async def test_a_worker_killed_mid_job_leaves_no_half_repository_and_the_job_is_
         repository = await session.scalar(select(Repository))
         assert repository is not None
         assert repository.etag == live.network.etag("acme/weather")
+
+
+async def test_without_workers_the_queue_is_degraded_but_the_service_is_not(live: Live) -> None:
+    response = await live.api.post("/api/v1/packages/pypi/requests/refresh")
+
+    health = (await live.api.get("/health")).json()
+    jobs = (await live.api.get("/health/jobs")).json()
+
+    assert health["status"] == "healthy"
+    assert (health["checks"]["jobs"]["status"], health["checks"]["jobs"]["workers"]) == (
+        "healthy",
+        0,
+    )
+    assert jobs["status"] == "degraded"
+    assert jobs["workers"] == []
+    assert (jobs["queue"]["waiting"], jobs["queue"]["in_progress"]) == (1, 0)
+    assert (await job(live, response.json()["id"]))["status"] == "pending"

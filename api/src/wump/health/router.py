@@ -25,7 +25,8 @@ async def health(resources: ResourcesDep) -> Health:
     `status` is `healthy` when every check passes and `degraded` otherwise.
     Each check runs under a short timeout, so a hung database or cache cannot
     hang this endpoint. With `VALKEY_URL` set, the `jobs` check adds the job
-    queue and its workers (details at `/health/jobs`).
+    queue: it fails when the queue's Valkey does not answer, and counts the
+    live workers (details at `/health/jobs`).
     """
     settings = resources.settings
     # The queue is a dependency only when it is shared (Valkey) and served by workers.

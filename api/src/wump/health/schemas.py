@@ -27,13 +27,22 @@ class CheckResult(BaseModel):
     )
 
 
+class JobsCheckResult(CheckResult):
+    workers: int | None = Field(
+        default=None,
+        description="Workers with a live heartbeat. None running does not fail this check "
+        "(workers may be scaled to zero on purpose); `/health/jobs` reports it as degraded.",
+        examples=[2],
+    )
+
+
 class HealthChecks(BaseModel):
     database: CheckResult
     cache: CheckResult
-    jobs: CheckResult | None = Field(
+    jobs: JobsCheckResult | None = Field(
         default=None,
-        description="The job queue and its workers: healthy when Valkey answers and at least "
-        "one worker sent a heartbeat. Present only when VALKEY_URL is set.",
+        description="The job queue: healthy when its Valkey answers. Present only when "
+        "VALKEY_URL is set.",
     )
 
 
