@@ -1067,7 +1067,8 @@ def _unstored(prepared: list[_Prepared], package_ids: dict[PackageKey, int]) -> 
     return [
         f"{item.label}: {ecosystem} package {name!r} conflicts with a stored package's purl"
         for item in prepared
-        for ecosystem, name in item.edges.keys() - package_ids.keys()
+        for ecosystem, name in item.edges
+        if (ecosystem, name) not in package_ids
     ]
 
 
