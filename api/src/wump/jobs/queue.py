@@ -108,6 +108,8 @@ class JobQueue:
         if not isinstance(self.broker, InMemoryBroker):
             return
         # A finished job may have queued follow-ups or a retry; wait for those too.
+        # (`wait_all` only awaits the tasks running when it is called; taskiq keeps
+        # the set of running tasks, which is the only way to know there are more.)
         while self.broker._running_tasks:
             await self.broker.wait_all()
 
