@@ -24,6 +24,7 @@ from wump.models import (
 
 MANIFEST = DependencySource.MANIFEST
 SBOM = DependencySource.SBOM
+ECOSYSTEMS = DependencySource.ECOSYSTEMS
 
 
 def dep(
@@ -215,23 +216,53 @@ async def test_replacing_one_source_keeps_the_edges_other_sources_reported(
     ]
 
 
-async def test_the_most_recent_report_of_an_edge_provides_its_details(
+async def test_the_most_precise_source_provides_an_edges_details(
     session: AsyncSession,
 ) -> None:
     loader = Loader(session)
-    await loader.load([snap("acme/rocket", [dep("httpx", ">=0.20")])])
+    key = ("acme/rocket", "pkg:pypi/httpx")
     await loader.load(
         [snap("acme/rocket", [dep("httpx", "0.28.1", direct=False, manifest="bom.json")], SBOM)]
     )
+    await loader.load([snap("acme/rocket", [dep("httpx", ">=0.20")])])
+    await loader.load([snap("acme/rocket", [dep("httpx")], ECOSYSTEMS)])
+
+    edge = (await edges(session))[key]
+    # The manifest outranks the SBOM, and a provider listing outranks neither.
+    assert (edge.requirement, edge.is_direct, edge.manifest_path, edge.source) == (
+        ">=0.20",
+        True,
+        "requirements.txt",
+        MANIFEST,
+    )
+    assert set(DependencySource.from_mask(edge.sources)) == {SBOM, MANIFEST, ECOSYSTEMS}
+
+    await loader.load([snap("acme/rocket", [], MANIFEST)])
+    await loader.load([snap("acme/rocket", [dep("httpx", "0.28.2", manifest="bom.json")], SBOM)])
+
+    edge = (await edges(session))[key]
+    # The manifest no longer lists httpx, so the SBOM's details take over again.
+    assert (edge.requirement, edge.source) == ("0.28.2", SBOM)
+    assert set(DependencySource.from_mask(edge.sources)) == {SBOM, ECOSYSTEMS}
+
+
+@pytest.mark.parametrize("repository_exists", [True, False])
+async def test_details_in_one_batch_come_from_the_most_precise_source(
+    session: AsyncSession, repository_exists: bool
+) -> None:
+    loader = Loader(session)
+    if repository_exists:
+        await loader.load([snap("acme/rocket", [dep("rich")])])
+    await loader.load(
+        [
+            snap("acme/rocket", [dep("httpx", "~=0.28")]),
+            snap("acme/rocket", [dep("httpx")], ECOSYSTEMS),
+        ]
+    )
 
     edge = (await edges(session))[("acme/rocket", "pkg:pypi/httpx")]
-    assert (edge.requirement, edge.is_direct, edge.manifest_path, edge.source) == (
-        "0.28.1",
-        False,
-        "bom.json",
-        SBOM,
-    )
-    assert set(DependencySource.from_mask(edge.sources)) == {SBOM, MANIFEST}
+    assert (edge.requirement, edge.source) == ("~=0.28", MANIFEST)
+    assert set(DependencySource.from_mask(edge.sources)) == {MANIFEST, ECOSYSTEMS}
 
 
 async def test_snapshots_without_replace_only_add_edges(session: AsyncSession) -> None:

@@ -12,7 +12,9 @@ Guarantees:
 - Snapshot semantics: a snapshot replaces what its source said about that
   repository before. An edge the new scan no longer contains loses the source's
   bit in `Dependency.sources`; an edge left with no source is deleted; what other
-  sources reported is kept. The details of the newest report are stored.
+  sources reported is kept. The stored details (requirement, type, manifest) come
+  from the most precise source that still reports the edge (`DETAIL_PRECEDENCE`):
+  a listing from a provider never overwrites what a manifest or SBOM said.
 - Atomic per snapshot: a batch runs in a SAVEPOINT; if it fails, each snapshot is
   retried in its own SAVEPOINT, so one bad repository never leaves half of itself
   behind, nor takes the others with it.
@@ -43,6 +45,7 @@ from sqlalchemy import (
     Table,
     Text,
     and_,
+    case,
     delete,
     exists,
     func,
@@ -92,6 +95,40 @@ _ANALYZE_AFTER_ROWS = 5_000
 _IDENTITY_CACHE_SIZE = 500_000
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 _TYPE_RANK = {kind: rank for rank, kind in enumerate(TYPE_STRENGTH)}
+
+
+# Which source's details an edge keeps when several report it: manifests and SBOMs
+# know the requirement, type and file; provider listings only know that it exists.
+DETAIL_PRECEDENCE: dict[DependencySource, int] = {
+    DependencySource.MANIFEST: 7,
+    DependencySource.SBOM: 6,
+    DependencySource.ENVIRONMENT: 5,
+    DependencySource.LIBRARIESIO_DUMP: 4,
+    DependencySource.DEPSDEV: 3,
+    DependencySource.LIBRARIESIO: 2,
+    DependencySource.ECOSYSTEMS: 1,
+    DependencySource.GITHUB: 0,
+}
+_DETAIL_COLUMNS = ("requirement", "dependency_type", "is_direct", "manifest_path", "source")
+
+
+def _takes_details(incoming: ColumnElement[Any]) -> ColumnElement[bool]:
+    """True when an incoming report should replace the stored edge's details.
+
+    It does when its source is at least as precise as the stored one, or when the
+    stored source no longer reports the edge (its bit is gone from the mask).
+    """
+    rank = {source.value: rank for source, rank in DETAIL_PRECEDENCE.items()}
+    bits = {source.value: source.bit for source in DependencySource}
+    stored_bit = case(bits, value=Dependency.source, else_=0)
+    return or_(
+        case(rank, value=incoming, else_=0) >= case(rank, value=Dependency.source, else_=0),
+        Dependency.sources.op("&")(stored_bit) == 0,
+    )
+
+
+def _outranks(stored: str, incoming: DependencySource) -> bool:
+    return DETAIL_PRECEDENCE[DependencySource(stored)] > DETAIL_PRECEDENCE[incoming]
 
 
 class InvalidRepository(ValueError):
@@ -767,8 +804,8 @@ class Loader:
     ) -> tuple[list[Row], list[Row]]:
         """Rows for the edges table: those of new repositories, and those to merge.
 
-        When one repository has several snapshots in a batch, the later one's
-        details win and the source bits add up.
+        When one repository has several snapshots in a batch, the source bits add
+        up and the details come from the most precise source (`DETAIL_PRECEDENCE`).
         """
         fresh: list[Row] = []
         merged: dict[tuple[int, int], Row] = {}
@@ -787,6 +824,9 @@ class Loader:
                     continue
                 previous = merged.get((repository_id, package_id))
                 bits = bit if previous is None else bit | previous[7]
+                if previous is not None and _outranks(previous[6], source):
+                    merged[(repository_id, package_id)] = (*previous[:7], bits, now, now)
+                    continue
                 merged[(repository_id, package_id)] = (
                     repository_id,
                     package_id,
@@ -815,11 +855,13 @@ class Loader:
             inserted.on_conflict_do_update(
                 index_elements=["repository_id", "package_id"],
                 set_={
-                    "requirement": excluded.requirement,
-                    "dependency_type": excluded.dependency_type,
-                    "is_direct": excluded.is_direct,
-                    "manifest_path": excluded.manifest_path,
-                    "source": excluded.source,
+                    **{
+                        column: case(
+                            (_takes_details(excluded.source), excluded[column]),
+                            else_=getattr(Dependency, column),
+                        )
+                        for column in _DETAIL_COLUMNS
+                    },
                     "sources": Dependency.sources.op("|")(excluded.sources),
                     "last_seen_at": excluded.last_seen_at,
                 },
@@ -1092,6 +1134,8 @@ def _dedupe_fresh(rows: list[Row]) -> list[Row]:
         previous = pairs.get((row[0], row[1]))
         if previous is None:
             pairs[(row[0], row[1])] = row
+        elif _outranks(previous[6], DependencySource(row[6])):
+            pairs[(row[0], row[1])] = (*previous[:7], row[7] | previous[7], *previous[8:])
         else:
             pairs[(row[0], row[1])] = (*row[:7], row[7] | previous[7], *row[8:])
     return list(pairs.values()) if len(pairs) < len(rows) else rows
