@@ -103,7 +103,9 @@ async def authenticate(session: AsyncSession, raw: str, *, pepper: str) -> ApiKe
     """The active key for `raw`, or None. Every failure looks and takes the same."""
     parts = keys.split(raw)
     key_id, secret = parts if parts else ("", "x" * 43)
-    record = await ApiKeyRepository(session).by_prefix(key_id) if parts else None
+    # A malformed key is looked up too (as an id that cannot exist), so that it
+    # takes as long to refuse as an unknown one.
+    record = await ApiKeyRepository(session).by_prefix(key_id)
     valid = keys.matches(secret, record.key_hash if record else _DUMMY_HASH, pepper)
     now = utcnow()
     if record is None or not valid or not is_active(record, now):
