@@ -8,15 +8,19 @@ documented status codes, content types, headers and body schemas.
 Cases are drawn first (Hypothesis, bounded and derandomized so CI is
 reproducible) and then sent through the test client on the test's own event
 loop, so they read the same seeded, rolled-back database as every other test.
-Requests are anonymous: API keys have tests of their own.
+The run is made twice: anonymously in the default `AUTH_MODE=open`, and with an
+admin key in `AUTH_MODE=keys`, so the admin routes' success paths run too.
 """
 
 import contextlib
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+import pytest
 import schemathesis
+from fastapi import FastAPI
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import Case, GenerationMode
@@ -31,6 +35,11 @@ from schemathesis.specs.openapi.checks import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.packages.conftest import app, build_graph
+from wump.auth import service as key_service
+from wump.auth.schemas import Scope
+from wump.core.config import AuthMode
+from wump.core.deps import Resources
+from wump.models import ApiKeyTier
 
 POSITIVE_EXAMPLES = 25
 NEGATIVE_EXAMPLES = 10
@@ -102,12 +111,14 @@ def _seeded_strategy(operation: Any) -> Any:
     return None
 
 
-async def _send(client: httpx.AsyncClient, case: Case[Any]) -> httpx.Response:
+async def _send(
+    client: httpx.AsyncClient, case: Case[Any], credentials: dict[str, str]
+) -> httpx.Response:
     headers = {
         name: value
         for name, value in (case.headers or {}).items()
         if name.lower() not in AUTH_HEADERS
-    }
+    } | credentials
     return await client.request(
         case.method, case.formatted_path, params=case.query or None, headers=headers
     )
@@ -120,10 +131,32 @@ def _describe(case: Case[Any], response: httpx.Response, error: FailureGroup) ->
     )
 
 
+async def _credentials(
+    started_app: FastAPI, session: AsyncSession, *, keyed: bool
+) -> dict[str, str]:
+    if not keyed:
+        return {}
+    resources: Resources = started_app.state.resources
+    settings = resources.settings.model_copy(update={"auth_mode": AuthMode.KEYS})
+    started_app.state.resources = dataclasses.replace(resources, settings=settings)
+    issued = await key_service.create(
+        session,
+        pepper=settings.api_key_pepper,
+        name="contract",
+        tier=ApiKeyTier.PREMIUM,
+        scopes=[Scope.READ, Scope.ADMIN],
+        rate_limit_per_minute=1_000_000,
+    )
+    await session.commit()
+    return {"X-API-Key": issued.plaintext}
+
+
+@pytest.mark.parametrize("keyed", [False, True], ids=["anonymous", "admin-key"])
 async def test_every_operation_honours_the_openapi_contract(
-    client: httpx.AsyncClient, session: AsyncSession
+    started_app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, keyed: bool
 ) -> None:
     await build_graph(session)
+    credentials = await _credentials(started_app, session, keyed=keyed)
     spec = (await client.get("/openapi.json")).json()
     schema = schemathesis.openapi.from_dict(spec)
     cases = _cases(schema)
@@ -131,7 +164,7 @@ async def test_every_operation_honours_the_openapi_contract(
     statuses: dict[int, int] = {}
 
     for case in cases:
-        response = await _send(client, case)
+        response = await _send(client, case, credentials)
         statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
         check: Callable[..., None] = case.validate_response
         try:
