@@ -202,6 +202,37 @@ def table(results: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+def pages(results: dict[str, Any]) -> str:
+    lines = [
+        "| page | SQL | service | naive | miss c=1 | hit c=1 | miss c=32 | hit c=32 |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]
+    http = results.get("http", {})
+    for key, figures in results.get("database", {}).items():
+        if "raw_sql" not in figures:
+            continue
+        runs = [http.get(f"{key}.c{c}.{kind}", {}) for c in (1, 32) for kind in ("miss", "hit")]
+        lines.append(
+            f"| {key} (hop {figures['hops']}) | {figures['raw_sql']['p50_ms']} | "
+            f"{figures['wump_in_process']['p50_ms']} | {figures['naive']['p50_ms']} | "
+            + " | ".join(str(run.get("p50_ms", "")) for run in runs)
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def anatomy(results: dict[str, Any]) -> str:
+    hit = results.get("hit_anatomy")
+    if not hit:
+        return ""
+    commands = ", ".join(f"{k} {v}" for k, v in hit["redis_commands_per_hit_by_command"].items())
+    return (
+        f"One cache hit (hottest package, c=1, p50 {hit['load']['p50_ms']} ms): "
+        f"{hit['redis_commands_per_hit']} Redis commands ({commands}) and "
+        f"{hit['postgres_transactions_per_hit']} PostgreSQL transactions."
+    )
+
+
 def write_markdown(results: dict[str, Any], path: Path) -> None:
     """Rewrite the generated part of RESULTS.md; text outside the markers is kept."""
     machine = results["machine"]
@@ -223,6 +254,13 @@ def write_markdown(results: dict[str, Any], path: Path) -> None:
             + ".",
             "",
             table(results),
+            "",
+            "Per page (p50, ms): the replayed SQL, wump's service in-process, the naive way, "
+            "and HTTP at concurrency 1 and 32 (miss / hit).",
+            "",
+            pages(results),
+            "",
+            anatomy(results),
             "",
             "EXPLAIN (ANALYZE, BUFFERS) of the heaviest statement of the hottest package's "
             "first dependents page:",
