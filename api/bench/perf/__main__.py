@@ -10,12 +10,14 @@ import subprocess
 import sys
 import time
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
 import redis.asyncio as aioredis
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bench.bench_ingest import drop_database, recreate_database
 from bench.perf import graph, ingest, queries, report, server
@@ -216,14 +218,18 @@ async def database_side(
                         "raw_sql": raw,
                         "wump_in_process": await queries.timed(
                             engine,
-                            lambda s, c=captured.cursor, e=endpoint, n=name: _service(
-                                s, settings, n, e, c
+                            partial(
+                                _service,
+                                settings=settings,
+                                name=name,
+                                endpoint=endpoint,
+                                cursor=captured.cursor,
                             ),
                             rounds,
                         ),
                         "naive": await queries.timed(
                             engine,
-                            lambda s, f=naive, o=offset, i=ids: f(s, i, o),
+                            partial(naive, package_id=ids, offset=offset),
                             max(3, rounds // 4),
                         ),
                     }
@@ -244,19 +250,9 @@ async def database_side(
 
 
 async def _service(
-    session: Any, settings: Settings, name: str, endpoint: str, cursor: str | None
+    session: AsyncSession, *, settings: Settings, name: str, endpoint: str, cursor: str | None
 ) -> None:
-    package = await queries.service.resolve(session, "pypi", name)
-    page = queries.PageParams(queries.PAGE, cursor)
-    if endpoint == "dependents":
-        query = queries.service.DependentsQuery(
-            queries.DependentFilters(), queries.DependentSort.SCORE, 5, page
-        )
-        await queries.service.dependents(session, package, query, settings=settings)
-    else:
-        await queries.service.dependent_repositories(
-            session, package, queries.DependentFilters(), queries.RepositorySort.STARS, page
-        )
+    await queries.service_page(session, settings, name, endpoint, cursor)
 
 
 async def _package_id(url: str, name: str) -> int:

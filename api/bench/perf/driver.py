@@ -72,6 +72,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
     position = 0
     bump = job.get("bump")
     valkey = aioredis.from_url(bump["url"]) if bump else None
+    generation = bump["key"] if bump else ""
 
     async def worker() -> None:
         nonlocal position
@@ -80,7 +81,7 @@ async def run(job: dict[str, Any]) -> dict[str, Any]:
             path = paths[position]
             position += 1
             if valkey is not None:
-                await valkey.incr(bump["key"])
+                await valkey.incr(generation)
             started = time.perf_counter()
             try:
                 status, _, _ = await connection.get(path)

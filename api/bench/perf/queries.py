@@ -50,21 +50,26 @@ async def capture(
     try:
         async with AsyncSession(engine, expire_on_commit=False) as session:
             started = time.perf_counter()
-            package = await service.resolve(session, "pypi", name)
-            page = PageParams(PAGE, cursor)
-            if endpoint == "dependents":
-                query = service.DependentsQuery(DependentFilters(), DependentSort.SCORE, 5, page)
-                body = await service.dependents(session, package, query, settings=settings)
-                next_cursor = body.next_cursor
-            else:
-                listing = await service.dependent_repositories(
-                    session, package, DependentFilters(), RepositorySort.STARS, page
-                )
-                next_cursor = listing.next_cursor
+            next_cursor = await service_page(session, settings, name, endpoint, cursor)
             elapsed = time.perf_counter() - started
     finally:
         event.remove(engine.sync_engine, "before_cursor_execute", record)
     return Captured(recorded, next_cursor, elapsed, cursor)
+
+
+async def service_page(
+    session: AsyncSession, settings: Settings, name: str, endpoint: str, cursor: str | None
+) -> str | None:
+    """One page through wump's service functions, as the router calls them; its next cursor."""
+    package = await service.resolve(session, "pypi", name)
+    page = PageParams(PAGE, cursor)
+    if endpoint == "dependents":
+        query = service.DependentsQuery(DependentFilters(), DependentSort.SCORE, 5, page)
+        return (await service.dependents(session, package, query, settings=settings)).next_cursor
+    listing = await service.dependent_repositories(
+        session, package, DependentFilters(), RepositorySort.STARS, page
+    )
+    return listing.next_cursor
 
 
 async def replay(
