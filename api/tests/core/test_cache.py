@@ -1,4 +1,5 @@
 import asyncio
+from typing import Any
 
 import fakeredis
 import pytest
@@ -27,6 +28,9 @@ class _BrokenRedis(fakeredis.FakeAsyncRedis):
         raise RedisConnectionError("connection refused")
 
     async def ping(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
+        raise RedisConnectionError("connection refused")
+
+    def pipeline(self, *args: object, **kwargs: object) -> Any:
         raise RedisConnectionError("connection refused")
 
 
@@ -66,6 +70,16 @@ async def test_generations_start_at_zero_and_bump(any_cache: Cache) -> None:
     assert await any_cache.version("package", 7) == 2
     assert await any_cache.version("package", 8) == 1
     assert await any_cache.version("organization", 7) == 0
+
+
+async def test_bumping_many_ids_bumps_each_once(any_cache: Cache) -> None:
+    ids = list(range(2500))  # more than one pipeline chunk
+
+    await any_cache.bump("package", ids)
+    await any_cache.bump("package", [])
+
+    assert {await any_cache.version("package", id_) for id_ in (0, 999, 1000, 2499)} == {1}
+    assert await any_cache.version("package", 2500) == 0
 
 
 async def test_entries_expire_after_their_ttl() -> None:

@@ -19,6 +19,7 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 
 SCHEMA_VERSION = 1
+_PIPELINE_CHUNK = 1000
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -27,6 +28,7 @@ class CacheBackend(Protocol):
     async def set(self, key: str, value: bytes, ttl_seconds: int) -> None: ...
     async def delete(self, key: str) -> None: ...
     async def incr(self, key: str) -> int: ...
+    async def incr_many(self, keys: list[str]) -> None: ...
     async def ping(self) -> None: ...
     async def close(self) -> None: ...
 
@@ -65,6 +67,10 @@ class MemoryBackend:
         self._data[key] = (None, str(value).encode())
         return value
 
+    async def incr_many(self, keys: list[str]) -> None:
+        for key in keys:
+            await self.incr(key)
+
     async def ping(self) -> None:
         return None
 
@@ -88,6 +94,15 @@ class RedisBackend:
 
     async def incr(self, key: str) -> int:
         return int(await self.client.incr(key))
+
+    async def incr_many(self, keys: list[str]) -> None:
+        # One round trip per chunk instead of one per key: a big ingest touches
+        # hundreds of thousands of packages.
+        for start in range(0, len(keys), _PIPELINE_CHUNK):
+            async with self.client.pipeline(transaction=False) as pipe:
+                for key in keys[start : start + _PIPELINE_CHUNK]:
+                    pipe.incr(key)
+                await pipe.execute()
 
     async def ping(self) -> None:
         await self.client.ping()
@@ -160,8 +175,13 @@ class Cache:
 
     async def bump(self, kind: str, ids: Iterable[object]) -> None:
         """Invalidate everything cached about these objects. Call after commit."""
-        for id_ in ids:
-            await self.incr(self.version_key(kind, id_))
+        keys = [self.version_key(kind, id_) for id_ in ids]
+        if not keys:
+            return
+        try:
+            await self.backend.incr_many(keys)
+        except (TimeoutError, RedisError, OSError) as exc:
+            log.warning("cache_error", op="bump", error=type(exc).__name__, keys=len(keys))
 
     async def get_model(self, key: str, model: type[M]) -> M | None:
         raw = await self.get(key)
