@@ -13,13 +13,16 @@ import re
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import structlog
 from fastapi import Depends, Query, Request
 from fastapi.responses import StreamingResponse
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from wump.core.pagination import MAX_LIMIT, Page, PageParams
+
+T = TypeVar("T")
 log = structlog.get_logger(__name__)
 
 CSV_MEDIA_TYPE = "text/csv"
@@ -168,3 +171,31 @@ async def export(
     first = await fetch(session, cursor)
     pages = walk_pages(sessionmaker, fetch, first=first, max_rows=max_rows)
     return csv_response(filename, header, pages)
+
+
+async def export_pages(
+    session: AsyncSession,
+    sessionmaker: async_sessionmaker[AsyncSession],
+    compute: Callable[[AsyncSession, PageParams], Awaitable[Page[T]]],
+    to_row: Callable[[T], CsvRow],
+    *,
+    cursor: str | None,
+    filename: str,
+    header: CsvRow,
+    max_rows: int,
+) -> StreamingResponse:
+    """`export` for a list whose pages come from `compute`, one CSV row per item."""
+
+    async def fetch(session: AsyncSession, cursor: str | None) -> tuple[list[CsvRow], str | None]:
+        result = await compute(session, PageParams(MAX_LIMIT, cursor))
+        return [to_row(item) for item in result.items], result.next_cursor
+
+    return await export(
+        session,
+        sessionmaker,
+        fetch,
+        cursor=cursor,
+        filename=filename,
+        header=header,
+        max_rows=max_rows,
+    )

@@ -5,10 +5,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wump.core.csv_export import CsvRow, FormatDep, ResponseFormat, export
+from wump.core.csv_export import FormatDep, ResponseFormat, export_pages
 from wump.core.deps import CacheDep, ResourcesDep, SessionDep
 from wump.core.http_cache import cached_get_responses, json_response
-from wump.core.pagination import MAX_LIMIT, FilterText, Page, PageDep, PageParams, query_scope
+from wump.core.pagination import FilterText, Page, PageDep, PageParams, query_scope
 from wump.models import OwnerKind
 from wump.organizations import export as columns
 from wump.organizations import service
@@ -76,17 +76,11 @@ async def list_organizations(
         return await service.list_organizations(session, kind=kind, sort=sort, page=params)
 
     if response_format is ResponseFormat.CSV:
-
-        async def fetch(
-            session: AsyncSession, cursor: str | None
-        ) -> tuple[list[CsvRow], str | None]:
-            result = await compute(session, PageParams(MAX_LIMIT, cursor))
-            return [columns.organization_row(item) for item in result.items], result.next_cursor
-
-        return await export(
+        return await export_pages(
             session,
             resources.sessionmaker,
-            fetch,
+            compute,
+            columns.organization_row,
             cursor=page.cursor,
             filename="organizations",
             header=columns.ORGANIZATIONS_HEADER,
@@ -166,17 +160,11 @@ async def list_organization_dependencies(
         )
 
     if response_format is ResponseFormat.CSV:
-
-        async def fetch(
-            session: AsyncSession, cursor: str | None
-        ) -> tuple[list[CsvRow], str | None]:
-            result = await compute(session, PageParams(MAX_LIMIT, cursor))
-            return [columns.dependency_row(item) for item in result.items], result.next_cursor
-
-        return await export(
+        return await export_pages(
             session,
             resources.sessionmaker,
-            fetch,
+            compute,
+            columns.dependency_row,
             cursor=page.cursor,
             filename=f"{organization.login}-dependencies",
             header=columns.DEPENDENCIES_HEADER,

@@ -15,7 +15,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, Response
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wump.core.csv_export import CsvRow, FormatDep, ResponseFormat, export
+from wump.core.csv_export import CsvRow, FormatDep, ResponseFormat, export, export_pages
 from wump.core.deps import CacheDep, ResourcesDep, SessionDep
 from wump.core.http_cache import cached_get_responses, json_response
 from wump.core.pagination import MAX_LIMIT, FilterText, Page, PageDep, PageParams, query_scope
@@ -125,17 +125,11 @@ async def list_packages(
         return await service.list_packages(session, ecosystem=eco, q=q, sort=sort, page=params)
 
     if response_format is ResponseFormat.CSV:
-
-        async def fetch(
-            session: AsyncSession, cursor: str | None
-        ) -> tuple[list[CsvRow], str | None]:
-            result = await compute(session, PageParams(MAX_LIMIT, cursor))
-            return [columns.package_row(item) for item in result.items], result.next_cursor
-
-        return await export(
+        return await export_pages(
             session,
             resources.sessionmaker,
-            fetch,
+            compute,
+            columns.package_row,
             cursor=page.cursor,
             filename="packages",
             header=columns.PACKAGES_HEADER,
@@ -339,17 +333,11 @@ async def list_dependent_repositories(
         return await service.dependent_repositories(session, package, filters, sort, params)
 
     if response_format is ResponseFormat.CSV:
-
-        async def fetch(
-            session: AsyncSession, cursor: str | None
-        ) -> tuple[list[CsvRow], str | None]:
-            result = await compute(session, PageParams(MAX_LIMIT, cursor))
-            return [columns.repository_row(item) for item in result.items], result.next_cursor
-
-        return await export(
+        return await export_pages(
             session,
             resources.sessionmaker,
-            fetch,
+            compute,
+            columns.repository_row,
             cursor=page.cursor,
             filename=f"{package.ecosystem}-{package.normalized_name}-repositories",
             header=columns.REPOSITORIES_HEADER,

@@ -6,11 +6,10 @@ from fastapi import APIRouter, Query, Request, Response
 from pydantic import AfterValidator, StringConstraints
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wump.core.csv_export import CsvRow, FormatDep, ResponseFormat, export
+from wump.core.csv_export import FormatDep, ResponseFormat, export_pages
 from wump.core.deps import CacheDep, ResourcesDep, SessionDep
 from wump.core.http_cache import cached_get_responses, json_response
 from wump.core.pagination import (
-    MAX_LIMIT,
     Page,
     PageDep,
     PageParams,
@@ -74,17 +73,11 @@ async def search_packages(
         return await service.packages(session, q, ecosystem=eco, page=params)
 
     if response_format is ResponseFormat.CSV:
-
-        async def fetch(
-            session: AsyncSession, cursor: str | None
-        ) -> tuple[list[CsvRow], str | None]:
-            result = await compute(session, PageParams(MAX_LIMIT, cursor))
-            return [package_columns.package_row(i) for i in result.items], result.next_cursor
-
-        return await export(
+        return await export_pages(
             session,
             resources.sessionmaker,
-            fetch,
+            compute,
+            package_columns.package_row,
             cursor=page.cursor,
             filename="package-search",
             header=package_columns.PACKAGES_HEADER,
@@ -120,18 +113,11 @@ async def search_organizations(
         return await service.organizations(session, q, page=params)
 
     if response_format is ResponseFormat.CSV:
-
-        async def fetch(
-            session: AsyncSession, cursor: str | None
-        ) -> tuple[list[CsvRow], str | None]:
-            result = await compute(session, PageParams(MAX_LIMIT, cursor))
-            rows = [organization_columns.organization_row(i) for i in result.items]
-            return rows, result.next_cursor
-
-        return await export(
+        return await export_pages(
             session,
             resources.sessionmaker,
-            fetch,
+            compute,
+            organization_columns.organization_row,
             cursor=page.cursor,
             filename="organization-search",
             header=organization_columns.ORGANIZATIONS_HEADER,
