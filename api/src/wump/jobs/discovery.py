@@ -8,7 +8,7 @@ complete, edges that provider reported before but no longer lists lose its
 source (and are deleted when no source is left).
 """
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TypeVar
@@ -33,7 +33,7 @@ from wump.providers.depsdev import DepsDevProvider
 from wump.providers.ecosystems import EcosystemsProvider
 from wump.providers.librariesio import LibrariesIoProvider
 from wump.providers.registry import FallbackResult, Provider
-from wump.providers.schemas import EcosystemsRepository, LibrariesIoRepository
+from wump.providers.schemas import EcosystemsRepository, LibrariesIoRepository, Page
 
 Item = TypeVar("Item", EcosystemsRepository, LibrariesIoRepository)
 # Snapshots per transaction: each batch commits on its own.
@@ -111,47 +111,45 @@ def _add(listing: Listing, ref: RepositoryRef | None) -> None:
 async def _ecosystems(
     provider: EcosystemsProvider, identity: PackageIdentity, max_pages: int
 ) -> Listing:
+    async def fetch(cursor: int | None) -> Page[EcosystemsRepository, int]:
+        return await provider.dependent_repositories(
+            identity.ecosystem, identity.name, after_id=cursor
+        )
+
+    return await _walk(fetch, _from_ecosystems, None, max_pages)
+
+
+async def _librariesio(
+    provider: LibrariesIoProvider, identity: PackageIdentity, max_pages: int
+) -> Listing:
+    async def fetch(page: int | None) -> Page[LibrariesIoRepository, int]:
+        return await provider.dependent_repositories(
+            identity.ecosystem, identity.name, page=page or 1
+        )
+
+    return await _walk(fetch, _from_librariesio, 1, max_pages)
+
+
+async def _walk(
+    fetch: Callable[[int | None], Awaitable[Page[Item, int]]],
+    convert: Callable[[Item], RepositoryRef | None],
+    cursor: int | None,
+    max_pages: int,
+) -> Listing:
+    """Follow a provider's pages; a budget spent after the first page ends the walk short."""
     listing = Listing()
-    cursor: int | None = None
     for page_number in range(max_pages):
         try:
-            page = await provider.dependent_repositories(
-                identity.ecosystem, identity.name, after_id=cursor
-            )
+            page = await fetch(cursor)
         except BudgetExhausted:
             if page_number == 0:
                 raise
             listing.complete = False
             return listing
         for item in page.items:
-            _add(listing, _safely(_from_ecosystems, item))
+            _add(listing, _safely(convert, item))
         cursor = page.next_cursor
         if cursor is None:
-            return listing
-    listing.complete = False
-    return listing
-
-
-async def _librariesio(
-    provider: LibrariesIoProvider, identity: PackageIdentity, max_pages: int
-) -> Listing:
-    listing = Listing()
-    page_number: int | None = 1
-    for _ in range(max_pages):
-        assert page_number is not None
-        try:
-            page = await provider.dependent_repositories(
-                identity.ecosystem, identity.name, page=page_number
-            )
-        except BudgetExhausted:
-            if page_number == 1:
-                raise
-            listing.complete = False
-            return listing
-        for item in page.items:
-            _add(listing, _safely(_from_librariesio, item))
-        page_number = page.next_cursor
-        if page_number is None:
             return listing
     listing.complete = False
     return listing
