@@ -4,8 +4,10 @@ import itertools
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from wump.core.config import ScoringWeights
 from wump.ingest.identity import PackageIdentity
 from wump.models import (
     Dependency,
@@ -17,6 +19,7 @@ from wump.models import (
     Repository,
 )
 from wump.models.base import utcnow
+from wump.rollups.service import Rollups
 
 _counter = itertools.count(1)
 
@@ -108,6 +111,8 @@ async def create_dependency(
     dependency = Dependency(
         repository_id=repository.id,
         package_id=package.id,
+        owner_id=repository.owner_id,
+        stars=repository.stars,
         dependency_type=dependency_type,
         source=source,
         sources=fields.pop("sources", source.bit),
@@ -117,7 +122,22 @@ async def create_dependency(
     )
     session.add(dependency)
     await session.flush()
+    await Rollups(session, ScoringWeights()).refresh({(package.id, repository.owner_id)})
     return dependency
+
+
+async def refresh_rollups(session: AsyncSession) -> None:
+    """Recompute edge copies, `dependent_owners` and the package counters from scratch,
+    for tests that change repositories or owners behind the loader's back."""
+    await session.flush()
+    await session.execute(
+        update(Dependency)
+        .where(Dependency.repository_id == Repository.id)
+        .values(owner_id=Repository.owner_id, stars=Repository.stars)
+        .execution_options(synchronize_session=False)
+    )
+    await Rollups(session, ScoringWeights()).rebuild()
+    session.expire_all()
 
 
 async def create_registry_package(

@@ -16,6 +16,7 @@ from wump.models import (
     Dependency,
     DependencySource,
     DependencyType,
+    DependentOwner,
     Organization,
     OwnerKind,
     Package,
@@ -69,7 +70,7 @@ async def edges(session: AsyncSession) -> dict[tuple[str, str], Dependency]:
 
 async def table_contents(session: AsyncSession) -> dict[str, list[dict[str, Any]]]:
     contents: dict[str, list[dict[str, Any]]] = {}
-    for model in (Organization, Repository, Package, Dependency):
+    for model in (Organization, Repository, Package, Dependency, DependentOwner):
         table = cast(Table, model.__table__)
         order = list(table.primary_key.columns)
         result = await session.execute(select(table).order_by(*order))

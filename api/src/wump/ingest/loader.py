@@ -40,7 +40,6 @@ from sqlalchemy import (
     Column,
     ColumnElement,
     Integer,
-    MetaData,
     String,
     Table,
     Text,
@@ -49,20 +48,18 @@ from sqlalchemy import (
     delete,
     exists,
     func,
-    insert,
     literal,
     or_,
     select,
-    text,
     true,
     update,
 )
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.schema import CreateTable
 
+from wump.core.bulk import BulkWriter, Row, stage_table
 from wump.core.cache import Cache
+from wump.core.config import ScoringWeights
 from wump.core.db import after_commit
 from wump.ingest.identity import Ecosystem, PackageIdentity
 from wump.ingest.parsers.base import TYPE_STRENGTH, ParsedDependency
@@ -76,6 +73,7 @@ from wump.models import (
     Repository,
 )
 from wump.models.base import UTCDateTime, utcnow
+from wump.rollups.service import Pair, Rollups
 
 log = structlog.get_logger(__name__)
 
@@ -242,7 +240,6 @@ class LoadStats:
 PackageKey = tuple[str, str]
 # requirement, type, is_direct, manifest_path: one per package in a snapshot.
 EdgeDetails = tuple[str, DependencyType, bool, str]
-Row = tuple[Any, ...]
 
 
 @dataclass(slots=True)
@@ -268,15 +265,7 @@ class _Written:
         self.organization_ids |= other.organization_ids
 
 
-# Staging tables: session-private, without indexes, emptied before each use.
-_staging = MetaData()
-
-
-def _stage_table(name: str, *columns: Column[Any]) -> Table:
-    return Table(name, _staging, *columns, prefixes=["TEMPORARY"])
-
-
-_STAGE_OWNERS = _stage_table(
+_STAGE_OWNERS = stage_table(
     "wump_stage_owners",
     Column("host", String),
     Column("login", String),
@@ -296,7 +285,7 @@ _REPOSITORY_METADATA = (
     "pushed_at",
     "default_branch",
 )
-_STAGE_REPOSITORIES = _stage_table(
+_STAGE_REPOSITORIES = stage_table(
     "wump_stage_repositories",
     Column("host", String),
     Column("owner_id", BigInteger),
@@ -315,7 +304,7 @@ _STAGE_REPOSITORIES = _stage_table(
 )
 _PACKAGE_METADATA = ("description", "homepage_url", "repository_url", "latest_version")
 _NO_METADATA = (None,) * len(_PACKAGE_METADATA)
-_STAGE_PACKAGES = _stage_table(
+_STAGE_PACKAGES = stage_table(
     "wump_stage_packages",
     Column("ecosystem", String),
     Column("name", String),
@@ -334,8 +323,10 @@ _EDGE_COLUMNS = (
     "sources",
     "first_seen_at",
     "last_seen_at",
+    "owner_id",
+    "stars",
 )
-_STAGE_EDGES = _stage_table(
+_STAGE_EDGES = stage_table(
     "wump_stage_edges",
     Column("repository_id", BigInteger),
     Column("package_id", BigInteger),
@@ -347,67 +338,13 @@ _STAGE_EDGES = _stage_table(
     Column("sources", Integer),
     Column("first_seen_at", UTCDateTime()),
     Column("last_seen_at", UTCDateTime()),
+    Column("owner_id", BigInteger),
+    Column("stars", Integer),
 )
 _DEPENDENCIES = cast(Table, Dependency.__table__)
 _REPOSITORIES = cast(Table, Repository.__table__)
 _PACKAGES = cast(Table, Package.__table__)
 _ORGANIZATIONS = cast(Table, Organization.__table__)
-
-
-class LoadError(RuntimeError):
-    pass
-
-
-class BulkWriter:
-    """The one dialect-aware helper: how rows reach the database in bulk.
-
-    PostgreSQL gets binary `COPY` (asyncpg `copy_records_to_table`) on the
-    session's own connection, so it runs inside the session's transaction and
-    savepoints. SQLite gets a plain `executemany`. Every statement after that is
-    shared; the ON CONFLICT clause comes from `insert()`.
-    """
-
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-        self.postgres = session.get_bind().dialect.name == "postgresql"
-
-    def insert(self, target: Any) -> postgresql.Insert | sqlite.Insert:
-        return postgresql.insert(target) if self.postgres else sqlite.insert(target)
-
-    async def stage(self, table: Table, rows: Sequence[Row]) -> None:
-        """Fill a session-private staging table with exactly `rows`."""
-        await self.session.execute(CreateTable(table, if_not_exists=True))
-        if self.postgres:
-            await self.session.execute(text(f"TRUNCATE {table.name}"))
-        else:
-            await self.session.execute(delete(table))
-        await self.copy(table, [column.name for column in table.columns], rows)
-
-    async def refresh_statistics(self, table: Table) -> None:
-        """Let PostgreSQL's planner see how big a table has grown during a bulk load.
-
-        Autovacuum analyzes a growing table only after a while; until then the
-        planner believes it is as small as it once was, sorts or scans all of it
-        where an index probe per row would do, and every batch gets slower.
-        """
-        if self.postgres:
-            await self.session.execute(text(f"ANALYZE {table.name}"))
-
-    async def copy(self, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
-        if not rows:
-            return
-        if not self.postgres:
-            await self.session.execute(
-                insert(table), [dict(zip(columns, row, strict=True)) for row in rows]
-            )
-            return
-        connection = await self.session.connection()
-        raw = await connection.get_raw_connection()
-        driver = cast(asyncpg.Connection, raw.driver_connection)
-        try:
-            await driver.copy_records_to_table(table.name, records=rows, columns=list(columns))
-        except asyncpg.PostgresError as exc:
-            raise LoadError(f"COPY into {table.name} failed: {exc}") from exc
 
 
 def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
@@ -446,10 +383,19 @@ def _describe(exc: BaseException) -> str:
 class Loader:
     """Loads snapshots through one session. Keep one per run: it caches identities."""
 
-    def __init__(self, session: AsyncSession, *, cache: Cache | None = None) -> None:
+    def __init__(
+        self,
+        session: AsyncSession,
+        *,
+        cache: Cache | None = None,
+        weights: ScoringWeights | None = None,
+    ) -> None:
         self.session = session
         self.cache = cache
         self.bulk = BulkWriter(session)
+        # Scores in `dependent_owners` use the configured weights; the defaults are
+        # for tools and tests that run without settings.
+        self.rollups = Rollups(session, weights or ScoringWeights())
         self.started_at: datetime | None = None
         self._last_tick: datetime | None = None
         self._identities: dict[tuple[str, str], tuple[PackageKey, PackageIdentity] | str] = {}
@@ -588,17 +534,26 @@ class Loader:
 
     async def _write(self, prepared: list[_Prepared], now: datetime) -> _Written:
         owner_ids = await self._upsert_owners(prepared, now)
-        repository_ids, new_repositories, recount = await self._upsert_repositories(
+        repository_ids, new_repositories, recount, changed = await self._upsert_repositories(
             prepared, owner_ids, now
         )
         package_ids, packages_new = await self._upsert_packages(prepared)
+        # A new repository's edges get the stars it was stored with.
+        owner_of = {
+            repository_ids[key]: (row[1], row[7] or 0)
+            for key, row in _repository_rows(prepared, owner_ids).items()
+        }
         fresh, merged = self._edge_rows(
-            prepared, repository_ids, package_ids, new_repositories, now
+            prepared, repository_ids, package_ids, new_repositories, owner_of, now
         )
         await self.bulk.copy(_DEPENDENCIES, _EDGE_COLUMNS, fresh)
         await self._merge_edges(merged)
         removed = await self._drop_unreported(prepared, repository_ids, new_repositories, now)
         await self._recount_owners(recount, now)
+        touched = {(row[1], row[10]) for row in fresh} | {(row[1], row[10]) for row in merged}
+        touched |= set(removed)
+        touched |= await self._sync_edge_stars(changed)
+        await self.rollups.refresh(touched)
         reported = {row[1] for row in fresh} | {row[1] for row in merged}
         stats = LoadStats(
             invalid=_unstored(prepared, package_ids),
@@ -610,7 +565,7 @@ class Loader:
             repository_ids=set(repository_ids.values()),
             package_ids=reported,
         )
-        return _Written(stats, reported | set(removed), set(owner_ids.values()))
+        return _Written(stats, {package for package, _ in touched}, set(owner_ids.values()))
 
     async def _ids(self, target: Table, stage: Table, keys: Sequence[str]) -> dict[Row, int]:
         """Ids of the stored rows that match a staged row, by their natural key."""
@@ -718,14 +673,10 @@ class Loader:
 
     async def _upsert_repositories(
         self, prepared: list[_Prepared], owner_ids: dict[tuple[str, str], int], now: datetime
-    ) -> tuple[dict[tuple[str, str], int], set[int], set[int]]:
-        """Ids of the repositories, those that are new, and the owners to recount."""
-        rows = {
-            item.snapshot.repository.key: _repository_row(
-                item.snapshot.repository, owner_ids[item.snapshot.repository.owner_key]
-            )
-            for item in prepared
-        }
+    ) -> tuple[dict[tuple[str, str], int], set[int], set[int], set[int]]:
+        """Ids of the repositories, those that are new, the owners to recount, and the
+        stored repositories whose metadata changed."""
+        rows = _repository_rows(prepared, owner_ids)
         stage = _STAGE_REPOSITORIES
         await self.bulk.stage(stage, list(rows.values()))
         c = stage.c
@@ -748,13 +699,18 @@ class Loader:
             _REPOSITORIES, stage, keys, len(rows), values, returning=("owner_id",)
         )
         recount = {row[3] for row in inserted}
+        changed: set[int] = set()
         if any(any(value is not None for value in row[5:]) for row in rows.values()):
-            recount |= await self._update_repository_metadata(now)
+            changed, owners = await self._update_repository_metadata(now)
+            recount |= owners
         repository_ids = {(host, key): id_ for (host, key), id_ in ids.items()}
-        return repository_ids, {row[0] for row in inserted}, recount
+        return repository_ids, {row[0] for row in inserted}, recount, changed
 
-    async def _update_repository_metadata(self, now: datetime) -> set[int]:
-        """Apply the staged metadata that is known and differs; returns the owners touched."""
+    async def _update_repository_metadata(self, now: datetime) -> tuple[set[int], set[int]]:
+        """Apply the staged metadata that is known and differs.
+
+        Returns the repositories changed and their owners.
+        """
         stage = _STAGE_REPOSITORIES
         values: dict[str, Any] = {
             name: func.coalesce(stage.c[name], _REPOSITORIES.c[name])
@@ -767,10 +723,26 @@ class Loader:
                 _changed(stage, _REPOSITORIES, _REPOSITORY_METADATA),
             )
             .values(**values, updated_at=now)
-            .returning(Repository.owner_id)
+            .returning(Repository.id, Repository.owner_id)
             .execution_options(synchronize_session=False)
         )
-        return set(result.scalars())
+        rows = result.all()
+        return {row[0] for row in rows}, {row[1] for row in rows}
+
+    async def _sync_edge_stars(self, repository_ids: set[int]) -> set[Pair]:
+        """Copy changed repositories' stars onto their edges; returns the pairs to refresh."""
+        for chunk in _chunks(repository_ids):
+            await self.session.execute(
+                update(Dependency)
+                .where(
+                    Dependency.repository_id == Repository.id,
+                    Repository.id.in_(chunk),
+                    Dependency.stars != Repository.stars,
+                )
+                .values(stars=Repository.stars)
+                .execution_options(synchronize_session=False)
+            )
+        return await self.rollups.pairs_of_repositories(repository_ids)
 
     async def _upsert_packages(
         self, prepared: list[_Prepared]
@@ -800,6 +772,7 @@ class Loader:
         repository_ids: dict[tuple[str, str], int],
         package_ids: dict[PackageKey, int],
         new_repositories: set[int],
+        owner_of: dict[int, tuple[int, int]],
         now: datetime,
     ) -> tuple[list[Row], list[Row]]:
         """Rows for the edges table: those of new repositories, and those to merge.
@@ -811,6 +784,8 @@ class Loader:
         merged: dict[tuple[int, int], Row] = {}
         for item in prepared:
             repository_id = repository_ids[item.snapshot.repository.key]
+            # New repositories were stored with these stars; stored ones' come from the table.
+            owner_id, stars = owner_of[repository_id]
             source = item.snapshot.source
             bit, name = source.bit, source.value
             is_new = repository_id in new_repositories
@@ -820,12 +795,12 @@ class Loader:
                     continue
                 if is_new:
                     row = (repository_id, package_id, requirement, kind.value, direct, manifest)
-                    fresh.append((*row, name, bit, now, now))
+                    fresh.append((*row, name, bit, now, now, owner_id, stars))
                     continue
                 previous = merged.get((repository_id, package_id))
                 bits = bit if previous is None else bit | previous[7]
                 if previous is not None and _outranks(previous[6], source):
-                    merged[(repository_id, package_id)] = (*previous[:7], bits, now, now)
+                    merged[(repository_id, package_id)] = (*previous[:7], bits, *previous[8:])
                     continue
                 merged[(repository_id, package_id)] = (
                     repository_id,
@@ -838,6 +813,8 @@ class Loader:
                     bits,
                     now,
                     now,
+                    owner_id,
+                    0,
                 )
         return _dedupe_fresh(fresh), list(merged.values())
 
@@ -847,8 +824,12 @@ class Loader:
         await self.bulk.stage(stage, rows)
         if not rows:
             return
+        staged = [stage.c[name] for name in _EDGE_COLUMNS if name != "stars"]
         inserted = self.bulk.insert(Dependency).from_select(
-            list(_EDGE_COLUMNS), select(*(stage.c[name] for name in _EDGE_COLUMNS)).where(true())
+            list(_EDGE_COLUMNS),
+            select(*staged, _REPOSITORIES.c.stars)
+            .join(_REPOSITORIES, _REPOSITORIES.c.id == stage.c.repository_id)
+            .where(true()),
         )
         excluded = inserted.excluded
         await self.session.execute(
@@ -874,12 +855,12 @@ class Loader:
         repository_ids: dict[tuple[str, str], int],
         new_repositories: set[int],
         now: datetime,
-    ) -> list[int]:
+    ) -> list[Pair]:
         """Clear each replacing source's bit from the edges its snapshot lacks.
 
         Every edge reported in this batch was stamped `now`, so the edges a
         snapshot lacks are those of its repository seen earlier. Returns the
-        package of every edge that lost a bit.
+        (package, owner) of every edge that lost a bit.
         """
         by_source: dict[DependencySource, set[int]] = {}
         sources_of: dict[int, set[DependencySource]] = {}
@@ -891,7 +872,7 @@ class Loader:
         # A repository that several sources reported in this batch: an edge stamped
         # `now` by one of them may still lack another.
         mixed = {id_ for id_, sources in sources_of.items() if len(sources) > 1}
-        cleared: list[int] = []
+        cleared: list[Pair] = []
         for source, ids in by_source.items():
             for chunk in _chunks(ids):
                 cleared += await self._clear(source, chunk, now)
@@ -906,7 +887,7 @@ class Loader:
                 )
         return cleared
 
-    async def _clear(self, source: DependencySource, ids: list[int], now: datetime) -> list[int]:
+    async def _clear(self, source: DependencySource, ids: list[int], now: datetime) -> list[Pair]:
         bit = source.bit
         result = await self.session.execute(
             update(Dependency)
@@ -916,12 +897,12 @@ class Loader:
                 Dependency.last_seen_at < now,
             )
             .values(sources=Dependency.sources.op("&")(~bit))
-            .returning(Dependency.package_id)
+            .returning(Dependency.package_id, Dependency.owner_id)
             .execution_options(synchronize_session=False)
         )
-        return list(result.scalars())
+        return [(row[0], row[1]) for row in result]
 
-    async def _clear_unreported_now(self, source: DependencySource, ids: list[int]) -> list[int]:
+    async def _clear_unreported_now(self, source: DependencySource, ids: list[int]) -> list[Pair]:
         bit, stage = source.bit, _STAGE_EDGES
         result = await self.session.execute(
             update(Dependency)
@@ -932,10 +913,10 @@ class Loader:
                 stage.c.sources.op("&")(bit) == 0,
             )
             .values(sources=Dependency.sources.op("&")(~bit))
-            .returning(Dependency.package_id)
+            .returning(Dependency.package_id, Dependency.owner_id)
             .execution_options(synchronize_session=False)
         )
-        return list(result.scalars())
+        return [(row[0], row[1]) for row in result]
 
     async def _recount_owners(self, owner_ids: set[int], now: datetime) -> None:
         """Recompute `total_repositories` / `total_stars` of these owners, set-based."""
@@ -991,17 +972,18 @@ class Loader:
                 Dependency.repository_id.in_(reported_now),
             )
             .values(sources=Dependency.sources.op("&")(~bit))
-            .returning(Dependency.package_id)
+            .returning(Dependency.package_id, Dependency.owner_id)
             .execution_options(synchronize_session=False)
         )
-        cleared = list(result.scalars())
+        cleared = [(row[0], row[1]) for row in result]
         if cleared:
             await self.session.execute(
                 delete(Dependency)
                 .where(Dependency.sources == 0)
                 .execution_options(synchronize_session=False)
             )
-        self._bump_after_commit(_Written(package_ids=set(cleared)))
+            await self.rollups.refresh(set(cleared))
+        self._bump_after_commit(_Written(package_ids={package for package, _ in cleared}))
         return len(cleared)
 
     async def update_repositories(self, refs: Sequence[RepositoryRef]) -> int:
@@ -1015,9 +997,13 @@ class Loader:
             return 0
         now = self._tick()
         await self.bulk.stage(_STAGE_REPOSITORIES, list(rows.values()))
-        owners = await self._update_repository_metadata(now)
+        changed, owners = await self._update_repository_metadata(now)
         await self._recount_owners(owners, now)
-        self._bump_after_commit(_Written(organization_ids=owners))
+        pairs = await self._sync_edge_stars(changed)
+        await self.rollups.refresh(pairs)
+        self._bump_after_commit(
+            _Written(package_ids={package for package, _ in pairs}, organization_ids=owners)
+        )
         return len(owners)
 
     async def update_packages(self, metadata: Sequence[PackageMetadata]) -> int:
@@ -1072,6 +1058,23 @@ class Loader:
             await cache.bump("organization", organizations)
 
         after_commit(self.session, bump)
+
+
+def _repository_rows(
+    prepared: list[_Prepared], owner_ids: dict[tuple[str, str], int]
+) -> dict[tuple[str, str], Row]:
+    """One row per repository; what a later snapshot knows wins, unknowns keep earlier values."""
+    rows: dict[tuple[str, str], Row] = {}
+    for item in prepared:
+        ref = item.snapshot.repository
+        row = _repository_row(ref, owner_ids[ref.owner_key])
+        known = rows.get(ref.key)
+        if known is not None:
+            row = tuple(
+                new if new is not None else old for new, old in zip(row, known, strict=True)
+            )
+        rows[ref.key] = row
+    return rows
 
 
 def _repository_row(ref: RepositoryRef, owner_id: int | None) -> Row:

@@ -27,11 +27,12 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, Uuid
 
+from wump.core.bulk import BulkWriter
 from wump.core.config import Settings
 from wump.core.pagination import Keyset, SortKey
 from wump.core.repository import Repository as BaseRepository
 from wump.ingest.identity import PackageIdentity
-from wump.ingest.loader import BulkWriter, RepositoryRef
+from wump.ingest.loader import RepositoryRef
 from wump.models import (
     Dependency,
     DependencySource,

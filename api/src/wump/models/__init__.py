@@ -14,6 +14,7 @@ from wump.models.job_execution import JobExecution
 from wump.models.organization import Organization
 from wump.models.package import Package
 from wump.models.repository import Repository
+from wump.models.rollup import DependentOwner
 
 __all__ = [
     "ApiKey",
@@ -22,6 +23,7 @@ __all__ = [
     "Dependency",
     "DependencySource",
     "DependencyType",
+    "DependentOwner",
     "JobExecution",
     "JobStatus",
     "Organization",

@@ -18,7 +18,13 @@ class Dependency(Base):
     """
 
     __tablename__ = "dependencies"
-    __table_args__ = (Index(None, "package_id", "repository_id"),)
+    __table_args__ = (
+        # Backward scans serve the flat list, most starred first, and its keyset pages.
+        Index(None, "package_id", "stars", "repository_id"),
+        # One owner's edges of a package: the repositories nested in a dependents page,
+        # and the rows a rollup refresh reads.
+        Index(None, "package_id", "owner_id", "stars"),
+    )
 
     repository_id: Mapped[int] = mapped_column(
         BigIntId, ForeignKey("repositories.id", ondelete="CASCADE"), primary_key=True
@@ -36,6 +42,10 @@ class Dependency(Base):
     sources: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     first_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Copies of the repository's owner and stars, so that a package's edges sort and
+    # group without a join: the loader writes them and keeps `stars` current.
+    owner_id: Mapped[int] = mapped_column(BigIntId)
+    stars: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
 
     repository: Mapped[Repository] = relationship(lazy="raise")
     package: Mapped[Package] = relationship(lazy="raise")

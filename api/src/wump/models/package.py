@@ -1,7 +1,7 @@
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Boolean, Index, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, Index, Integer, String, Text, UniqueConstraint, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wump.models.base import Base, BigIntId, JSONType, TimestampMixin
@@ -15,6 +15,7 @@ class Package(TimestampMixin, Base):
         UniqueConstraint("purl"),
         UniqueConstraint("ecosystem", "normalized_name"),
         Index(None, "normalized_name"),
+        Index(None, "dependent_repositories_count", "id"),
     )
 
     id: Mapped[int] = mapped_column(BigIntId, primary_key=True, autoincrement=True)
@@ -31,3 +32,18 @@ class Package(TimestampMixin, Base):
     # Tracked packages, and those asked about recently, are refreshed on a schedule.
     is_tracked: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     last_requested_at: Mapped[datetime | None]
+    # Maintained with `dependent_owners` (see `wump.rollups`), so no read counts edges.
+    # Every edge of a live owner:
+    dependent_repositories_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
+    dependent_organizations_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
+    # The ranked view of `/dependents` (no dev/test types, forks or archived repositories):
+    ranked_repositories_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )
+    ranked_organizations_count: Mapped[int] = mapped_column(
+        Integer, default=0, server_default=text("0")
+    )

@@ -8,6 +8,7 @@
     f_verified        = 1 if the code host verified the owner
     f_contact         = 1 if the owner lists a company or a website
     f_recent_activity = 1 if a dependent repository was pushed within `recent_activity_days`
+                        (`recent`, computed once per row by `Scorer.recent`)
     f_runtime         = 1 if any dependent repository uses the package other than for dev/test
     f_sponsorship     = 1 if the owner has a Sponsors listing or sponsors others (unknown: 0)
 
@@ -35,7 +36,7 @@ class ScoreInputs:
 
     repositories: Any
     stars: Any
-    last_pushed_at: Any
+    recent: Any
     runtime: Any
     kind: Any
     is_verified: Any
@@ -77,6 +78,10 @@ class Scorer:
             "sponsorship": w.sponsorship_weight * scale,
         }
 
+    def recent(self, last_pushed_at: Any) -> ColumnElement[bool]:
+        """Whether the last push is inside the recent-activity window (never NULL)."""
+        return case((last_pushed_at >= self.recent_cutoff, True), else_=False)
+
     def expression(self, c: ScoreInputs) -> ColumnElement[float]:
         points = self.points()
         terms = [
@@ -86,7 +91,7 @@ class Scorer:
             self._flag(c.kind == OwnerKind.ORGANIZATION.value, points["organization"]),
             self._flag(c.is_verified.is_(True), points["verified"]),
             self._flag(or_(_present(c.company), _present(c.website_url)), points["contact"]),
-            self._flag(c.last_pushed_at >= self.recent_cutoff, points["recent_activity"]),
+            self._flag(c.recent.is_(True), points["recent_activity"]),
             self._flag(c.runtime > 0, points["runtime"]),
             self._flag(
                 or_(c.has_sponsors_listing.is_(True), c.sponsors_others_count > 0),
@@ -111,7 +116,6 @@ class Scorer:
     def factors(self, row: Mapping[Any, Any]) -> ScoreFactors:
         """The same terms as `expression`, from a fetched row, rounded for display."""
         points = self.points()
-        pushed: datetime | None = row["last_pushed_at"]
         fractions = {
             "repositories": _log_fraction(
                 row["repositories"], self.weights.repositories_saturation
@@ -120,7 +124,7 @@ class Scorer:
             "organization": row["kind"] == OwnerKind.ORGANIZATION.value,
             "verified": bool(row["is_verified"]),
             "contact": bool(row["company"]) or bool(row["website_url"]),
-            "recent_activity": pushed is not None and pushed >= self.recent_cutoff,
+            "recent_activity": bool(row["recent"]),
             "runtime": bool(row["runtime"]),
             "sponsorship": bool(row["has_sponsors_listing"])
             or (row["sponsors_others_count"] or 0) > 0,
