@@ -33,10 +33,15 @@ def _counter(name: str) -> sa.Column[object]:
     return sa.Column(name, sa.Integer(), nullable=False, server_default=sa.text("0"))
 
 
+# On SQLite, a batch operation that rebuilds a table drops the old one, and dropping a
+# table that others reference deletes their rows by ON DELETE CASCADE. Only
+# `dependencies`, which nothing references, is ever rebuilt; the other tables get
+# plain ADD COLUMN / DROP COLUMN, which SQLite does in place.
+
+
 def upgrade() -> None:
-    with op.batch_alter_table("dependencies") as batch:
-        batch.add_column(sa.Column("owner_id", BIGINT_ID, nullable=True))
-        batch.add_column(_counter("stars"))
+    op.add_column("dependencies", sa.Column("owner_id", BIGINT_ID, nullable=True))
+    op.add_column("dependencies", _counter("stars"))
     op.execute(
         "UPDATE dependencies SET owner_id = "
         "(SELECT r.owner_id FROM repositories r WHERE r.id = dependencies.repository_id)"
@@ -56,12 +61,13 @@ def upgrade() -> None:
             "ix_dependencies_package_id_owner_id_stars", ["package_id", "owner_id", "stars"]
         )
 
-    with op.batch_alter_table("packages") as batch:
-        for name in _PACKAGE_COUNTERS:
-            batch.add_column(_counter(name))
-        batch.create_index(
-            "ix_packages_dependent_repositories_count_id", ["dependent_repositories_count", "id"]
-        )
+    for name in _PACKAGE_COUNTERS:
+        op.add_column("packages", _counter(name))
+    op.create_index(
+        "ix_packages_dependent_repositories_count_id",
+        "packages",
+        ["dependent_repositories_count", "id"],
+    )
 
     op.create_table(
         "dependent_owners",
@@ -99,10 +105,10 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("dependent_owners")
-    with op.batch_alter_table("packages") as batch:
-        batch.drop_index("ix_packages_dependent_repositories_count_id")
-        for name in _PACKAGE_COUNTERS:
-            batch.drop_column(name)
+    op.drop_index("ix_packages_dependent_repositories_count_id", table_name="packages")
+    for name in _PACKAGE_COUNTERS:
+        # Not `op.drop_column`: on SQLite it would rebuild (and so empty) the table.
+        op.execute(sa.text(f"ALTER TABLE packages DROP COLUMN {name}"))
     with op.batch_alter_table("dependencies") as batch:
         batch.drop_index("ix_dependencies_package_id_owner_id_stars")
         batch.drop_index("ix_dependencies_package_id_stars_repository_id")

@@ -8,12 +8,13 @@ import uvicorn
 
 from wump import __version__
 from wump.auth.cli import app as keys_app
-from wump.core import migrations
 from wump.core.config import Settings
 from wump.core.db import create_engine
 from wump.core.logging import configure_logging
 from wump.ingest.cli import demo_command, ingest_app, parse_command
 from wump.jobs.cli import jobs_app, scheduler_command, worker_command
+from wump.rollups import cli as rollups
+from wump.rollups.cli import app as rollups_app
 
 app = typer.Typer(
     name="wump",
@@ -26,6 +27,7 @@ app.add_typer(ingest_app, name="ingest")
 app.command("parse")(parse_command)
 app.command("demo")(demo_command)
 app.add_typer(jobs_app, name="jobs")
+app.add_typer(rollups_app, name="rollups")
 app.command("worker")(worker_command)
 app.command("scheduler")(scheduler_command)
 
@@ -33,8 +35,7 @@ app.command("scheduler")(scheduler_command)
 async def _migrate(settings: Settings) -> str | None:
     engine = create_engine(settings)
     try:
-        await migrations.upgrade(engine)
-        return await migrations.current_revision(engine)
+        return await rollups.upgrade(engine, settings.scoring)
     finally:
         await engine.dispose()
 

@@ -1,4 +1,4 @@
-"""`enrich.organizations` and `cleanup`: the scheduled upkeep jobs."""
+"""`enrich.organizations`, `cleanup` and `rollups.rescore`: the scheduled upkeep jobs."""
 
 from datetime import timedelta
 
@@ -14,8 +14,10 @@ from tests.builders import (
 from tests.jobs.conftest import Configure, RunJob, job_records
 from tests.jobs.network import FakeNetwork
 from wump.core.cache import Cache
-from wump.models import JobExecution, JobStatus, Organization, Repository
+from wump.core.config import ScoringWeights
+from wump.models import DependentOwner, JobExecution, JobStatus, Organization, Repository
 from wump.models.base import utcnow
+from wump.rollups.service import Rollups
 
 
 async def reload(session: AsyncSession, organization: Organization) -> Organization:
@@ -207,3 +209,46 @@ async def test_cleanup_rerun_is_a_no_op(
         # Checked last time: not due again for JOB_RECHECK_AFTER_DAYS.
         "repositories_checked": 0,
     }
+
+
+async def test_enrichment_rescores_the_owner_in_every_package(
+    run_job: RunJob, session: AsyncSession, cache: Cache
+) -> None:
+    owner = await create_organization(session, login="home-assistant")
+    package = await create_registry_package(session, name="aiohttp")
+    repository = await create_repository(session, owner=owner, stars=50)
+    await create_dependency(session, repository=repository, package=package)
+    await session.commit()
+    before = (await session.execute(select(DependentOwner.score))).scalar_one()
+    package_id = package.id
+    version = await cache.version("package", package_id)
+
+    await run_job("enrich.organizations", stale_after="P7D")
+
+    session.expire_all()
+    # The recorded profile lists a website and a Sponsors listing: both are score factors.
+    assert (await session.execute(select(DependentOwner.score))).scalar_one() > before
+    assert await cache.version("package", package_id) == version + 1
+
+
+async def test_rescore_job_takes_aged_recent_points_off(
+    run_job: RunJob, session: AsyncSession
+) -> None:
+    pushed = utcnow() - timedelta(days=200)
+    owner = await create_organization(session, login="acme")
+    package = await create_registry_package(session, name="httpx")
+    repository = await create_repository(session, owner=owner, stars=5, pushed_at=pushed)
+    await create_dependency(session, repository=repository, package=package)
+    # Scored 150 days ago, when the push was recent.
+    rollups = Rollups(session, ScoringWeights(), now=utcnow() - timedelta(days=150))
+    await rollups.refresh({(package.id, owner.id)})
+    await session.commit()
+    assert (await session.execute(select(DependentOwner.recent))).scalar_one() is True
+
+    outcome = await run_job("rollups.rescore")
+
+    assert outcome.status is JobStatus.COMPLETED
+    assert outcome.records == 1
+    session.expire_all()
+    assert (await session.execute(select(DependentOwner.recent))).scalar_one() is False
+    assert (await run_job("rollups.rescore")).records == 0

@@ -179,7 +179,8 @@ async def test_score_matches_the_explained_factors(session: AsyncSession) -> Non
         }
     )
     assert rollup.recent is True
-    assert factors.verified > 0 and factors.recent_activity > 0
+    assert factors.verified > 0
+    assert factors.recent_activity > 0
     assert abs(sum(factors.model_dump().values()) - rollup.score) < 0.05
 
 
@@ -199,7 +200,8 @@ async def test_rescore_takes_recent_points_off_when_the_push_ages_out(
     session.expire_all()
     after = (await session.execute(select(DependentOwner))).scalar_one()
 
-    assert recent_then is True and after.recent is False
+    assert recent_then is True
+    assert after.recent is False
     points = Scorer(weights, then).points()["recent_activity"]
     assert abs((score_then - after.score) - points) < 1e-6
     # The same as scoring from scratch on that day.

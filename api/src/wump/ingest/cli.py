@@ -14,7 +14,6 @@ from typing import Annotated, Any
 import typer
 import uvicorn
 
-from wump.core import migrations
 from wump.core.config import Settings
 from wump.core.db import create_engine, create_sessionmaker
 from wump.core.logging import configure_logging
@@ -27,6 +26,7 @@ from wump.ingest.sources.librariesio_dump import LibrariesioDumpSource
 from wump.ingest.sources.path import PathSource
 from wump.ingest.sources.sbom import SbomSource
 from wump.main import build_cache, create_app
+from wump.rollups import cli as rollups
 
 ingest_app = typer.Typer(
     help="Load dependency data (checkouts, SBOMs, a Libraries.io dump, this environment).",
@@ -214,10 +214,12 @@ async def _run(settings: Settings, source: Source) -> IngestSummary:
     engine = create_engine(settings)
     cache = build_cache(settings)
     try:
-        await migrations.upgrade(engine)
+        await rollups.upgrade(engine, settings.scoring)
         sessionmaker = create_sessionmaker(engine)
         with track(source.job_type, total=source.total, unit=source.unit) as progress:
-            return await run(sessionmaker, source, cache=cache, progress=progress)
+            return await run(
+                sessionmaker, source, cache=cache, progress=progress, weights=settings.scoring
+            )
     finally:
         await cache.close()
         await engine.dispose()

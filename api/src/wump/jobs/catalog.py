@@ -7,7 +7,7 @@ from typing import Any, Generic, TypeVar
 from wump.jobs.context import JobContext, JobResult
 from wump.jobs.discovery import discover_dependents, refresh_tracked
 from wump.jobs.enrichment import enrich_organizations
-from wump.jobs.maintenance import cleanup
+from wump.jobs.maintenance import cleanup, rescore
 from wump.jobs.scans import scan_organization, scan_repository
 from wump.jobs.schemas import (
     DiscoverDependentsArgs,
@@ -55,6 +55,7 @@ JOBS: dict[str, JobDefinition[Any]] = {
         ),
         JobDefinition(JobType.REFRESH_TRACKED, NoArgs, refresh_tracked, "packages"),
         JobDefinition(JobType.CLEANUP, NoArgs, cleanup, "repositories"),
+        JobDefinition(JobType.RESCORE, NoArgs, rescore, "owners"),
     )
 }
 

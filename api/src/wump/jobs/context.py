@@ -13,6 +13,7 @@ from wump.core.cache import Cache
 from wump.core.config import Settings
 from wump.core.db import after_commit, session_scope
 from wump.core.progress import Progress
+from wump.ingest.loader import Loader
 from wump.jobs import repository
 from wump.jobs.queue import JobQueue, enqueue
 from wump.providers.registry import ProviderRegistry
@@ -71,6 +72,11 @@ class JobContext:
     @property
     def cache(self) -> Cache:
         return self.resources.cache
+
+    def loader(self, session: AsyncSession) -> Loader:
+        """The loader for this run: cache bumps after commit, scores with the configured
+        weights."""
+        return Loader(session, cache=self.cache, weights=self.settings.scoring)
 
     def session(self) -> AbstractAsyncContextManager[AsyncSession]:
         """One unit of work: commits on exit, then runs the after-commit callbacks."""

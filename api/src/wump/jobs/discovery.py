@@ -16,7 +16,6 @@ from typing import TypeVar
 from wump.ingest.identity import PackageIdentity
 from wump.ingest.loader import (
     InvalidRepository,
-    Loader,
     LoadStats,
     PackageMetadata,
     RepositoryRef,
@@ -251,7 +250,7 @@ async def _describe_package(ctx: JobContext, identity: PackageIdentity) -> str:
     if found.value is None:
         return "no provider had any"
     async with ctx.session() as session:
-        await Loader(session, cache=ctx.cache).update_packages([found.value])
+        await ctx.loader(session).update_packages([found.value])
     return f"from {found.provider}"
 
 
@@ -275,7 +274,7 @@ async def _load(
     stats = LoadStats()
     for batch in _batches(listing.repositories, LOAD_BATCH):
         async with ctx.session() as session:
-            loader = Loader(session, cache=ctx.cache)
+            loader = ctx.loader(session)
             # Not `replace`: a listing says nothing about the repository's other edges.
             snapshots = [Snapshot(ref, source, [edge], replace=False) for ref in batch]
             stats.add(await loader.load(snapshots))

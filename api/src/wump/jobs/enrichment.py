@@ -10,6 +10,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime, timedelta
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from wump.jobs import repository
 from wump.jobs.context import JobContext, JobResult
@@ -28,6 +29,7 @@ from wump.providers.ecosystems import EcosystemsProvider
 from wump.providers.github import GitHubProvider
 from wump.providers.registry import Provider
 from wump.providers.schemas import EcosystemsOwner, GitHubOwner, GitHubSponsorship
+from wump.rollups.service import Rollups
 
 log = structlog.get_logger(__name__)
 
@@ -138,6 +140,15 @@ async def sponsorship(github: GitHubProvider, login: str) -> GitHubSponsorship |
         return None
 
 
+async def _refresh_rollups(ctx: JobContext, session: AsyncSession, owner_id: int) -> None:
+    """Rescore the owner's rows in every package's dependents (kind, contact, sponsorship
+    and deletion all count), and drop the cached pages that show them."""
+    rollups = Rollups(session, ctx.settings.scoring)
+    packages = {package for package, _ in await rollups.refresh_owners([owner_id])}
+    ctx.bump_after_commit(session, "organization", [owner_id])
+    ctx.bump_after_commit(session, "package", sorted(packages))
+
+
 async def mark_gone(ctx: JobContext, login: str) -> bool:
     """Record that the owner no longer exists on its host. True if wump knew it."""
     async with ctx.session() as session:
@@ -145,7 +156,8 @@ async def mark_gone(ctx: JobContext, login: str) -> bool:
         if organization is None:
             return False
         organization.deleted_at = utcnow()
-        ctx.bump_after_commit(session, "organization", [organization.id])
+        await session.flush()
+        await _refresh_rollups(ctx, session, organization.id)
     return True
 
 
@@ -217,4 +229,5 @@ async def _store(ctx: JobContext, login: str, profile: OwnerProfile) -> None:
         if organization is None:
             return
         apply_profile(organization, profile, now=utcnow())
-        ctx.bump_after_commit(session, "organization", [organization.id])
+        await session.flush()
+        await _refresh_rollups(ctx, session, organization.id)

@@ -1,4 +1,5 @@
-"""`cleanup`, monthly: job records, archived and vanished repositories.
+"""`cleanup`, monthly: job records, archived and vanished repositories; and
+`rollups.rescore`, daily: the recent-activity part of the dependents' scores.
 
 1. Jobs whose worker died and that no worker will take again (`running` past
    `JOB_TIMEOUT_SECONDS` + `JOB_REDELIVERY_SECONDS`, or `pending` for a day) are
@@ -12,7 +13,7 @@
 from dataclasses import dataclass
 from datetime import timedelta
 
-from wump.ingest.loader import Loader, RepositoryRef
+from wump.ingest.loader import RepositoryRef
 from wump.jobs import repository
 from wump.jobs.context import JobContext, JobResult
 from wump.jobs.scans import github_of, remove_gone, repository_ref
@@ -20,6 +21,7 @@ from wump.jobs.schemas import NoArgs
 from wump.models import Repository
 from wump.models.base import utcnow
 from wump.providers.base import NOT_MODIFIED, BudgetExhausted, ProviderNotFound
+from wump.rollups.service import Rollups
 
 
 @dataclass(slots=True)
@@ -64,6 +66,14 @@ async def cleanup(ctx: JobContext, args: NoArgs) -> JobResult:
     )
 
 
+async def rescore(ctx: JobContext, args: NoArgs) -> JobResult:
+    """Take recent-activity points off dependents whose last push left the window."""
+    async with ctx.session() as session:
+        changed = await Rollups(session, ctx.settings.scoring).rescore_stale()
+    # Cached pages need no bump: their keys carry the day they were computed on.
+    return JobResult(records=changed, metadata={"rows_rescored": changed})
+
+
 async def _recheck(ctx: JobContext, row: Repository, checks: _Checks) -> None:
     ref = RepositoryRef.parse(row.full_name, host=row.host)
     try:
@@ -83,5 +93,5 @@ async def _recheck(ctx: JobContext, row: Repository, checks: _Checks) -> None:
             await repository.record_scan(session, row.id, etag=None, now=utcnow())
             return
         checks.archived += found.archived and not row.is_archived
-        await Loader(session, cache=ctx.cache).update_repositories([repository_ref(found)])
+        await ctx.loader(session).update_repositories([repository_ref(found)])
         await repository.record_scan(session, row.id, etag=found.etag, now=utcnow())

@@ -28,7 +28,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.types import TypeDecorator, Uuid
 
 from wump.core.bulk import BulkWriter
-from wump.core.config import Settings
+from wump.core.config import ScoringWeights, Settings
 from wump.core.pagination import Keyset, SortKey
 from wump.core.repository import Repository as BaseRepository
 from wump.ingest.identity import PackageIdentity
@@ -44,6 +44,7 @@ from wump.models import (
     Repository,
 )
 from wump.models.base import utcnow
+from wump.rollups.service import Rollups
 
 # A pending job nobody picked up within this long is lost (its message never arrived).
 PENDING_EXPIRY = timedelta(days=1)
@@ -402,8 +403,11 @@ class Removed:
     owner_id: int
 
 
-async def remove_repository(session: AsyncSession, repository: Repository) -> Removed:
-    """Delete a repository that no longer exists, with its edges, and recount its owner."""
+async def remove_repository(
+    session: AsyncSession, repository: Repository, *, weights: ScoringWeights
+) -> Removed:
+    """Delete a repository that no longer exists, with its edges, and recount its owner
+    and the dependents of every package it used."""
     result = await session.execute(
         delete(Dependency)
         .where(Dependency.repository_id == repository.id)
@@ -411,6 +415,7 @@ async def remove_repository(session: AsyncSession, repository: Repository) -> Re
         .execution_options(synchronize_session=False)
     )
     package_ids = list(result.scalars())
+    await Rollups(session, weights).refresh({(id_, repository.owner_id) for id_ in package_ids})
     await session.execute(
         delete(Repository)
         .where(Repository.id == repository.id)

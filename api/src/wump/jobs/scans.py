@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wump.ingest.loader import Loader, RepositoryRef, Snapshot
+from wump.ingest.loader import RepositoryRef, Snapshot
 from wump.ingest.parsers import sbom as sbom_parser
 from wump.jobs import repository
 from wump.jobs.context import JobContext, JobResult
@@ -105,7 +105,7 @@ async def _store_owner(
         await session.flush()
         refs = [repository_ref(item) for item in found]
         # Stars and flags of repositories already in the graph; new ones come with scans.
-        await Loader(session, cache=ctx.cache).update_repositories(refs)
+        await ctx.loader(session).update_repositories(refs)
         stored = await repository.owner_repositories(session, organization.id)
         queued = await _queue_scans(ctx, session, found, stored)
         ctx.bump_after_commit(session, "organization", [organization.id])
@@ -185,7 +185,7 @@ async def _load(
         current, DependencySource.SBOM, dependencies, replace=document is not None, label=label
     )
     async with ctx.session() as session:
-        stats = await Loader(session, cache=ctx.cache).load([snapshot])
+        stats = await ctx.loader(session).load([snapshot])
         if stats.failures:
             raise ScanError("github", stats.failures[0])
         row = await repository.repository_by_ref(session, current)
@@ -215,7 +215,7 @@ async def _drop_old_name(
     old = await repository.repository_by_ref(session, requested)
     if old is None:
         return None
-    removed = await repository.remove_repository(session, old)
+    removed = await repository.remove_repository(session, old, weights=ctx.settings.scoring)
     ctx.bump_after_commit(session, "package", removed.package_ids)
     ctx.bump_after_commit(session, "organization", [removed.owner_id])
     return requested.full_name
@@ -235,7 +235,7 @@ async def remove_gone(ctx: JobContext, ref: RepositoryRef) -> int | None:
         stored = await repository.repository_by_ref(session, ref)
         if stored is None:
             return None
-        removed = await repository.remove_repository(session, stored)
+        removed = await repository.remove_repository(session, stored, weights=ctx.settings.scoring)
         ctx.bump_after_commit(session, "package", removed.package_ids)
         ctx.bump_after_commit(session, "organization", [removed.owner_id])
     return len(removed.package_ids)

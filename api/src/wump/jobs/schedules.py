@@ -21,6 +21,8 @@ CRONS: dict[JobType, str] = {
     JobType.ENRICH_ORGANIZATIONS: "0 3 * * 0",
     # Monthly, on the 1st at 04:00: abandoned jobs, old records, vanished repositories.
     JobType.CLEANUP: "0 4 1 * *",
+    # Daily at 00:05: take recent-activity points off owners whose last push aged out.
+    JobType.RESCORE: "5 0 * * *",
 }
 
 

@@ -21,6 +21,7 @@ class JobType(StrEnum):
     ENRICH_ORGANIZATIONS = "enrich.organizations"
     REFRESH_TRACKED = "refresh.tracked"
     CLEANUP = "cleanup"
+    RESCORE = "rollups.rescore"
 
 
 class JobArgs(BaseModel):

@@ -245,12 +245,11 @@ class Rollups:
             pairs.update((int(p), int(o)) for p, o in rows)
         return pairs
 
-    async def refresh_repositories(self, repository_ids: Iterable[int]) -> None:
-        """After a repository's stars, fork or archived flag or last push changed."""
-        await self.refresh(await self.pairs_of_repositories(repository_ids))
+    async def refresh_owners(self, owner_ids: Iterable[int]) -> set[Pair]:
+        """After an owner changed (kind, contact, sponsorship) or was deleted or restored.
 
-    async def refresh_owners(self, owner_ids: Iterable[int]) -> None:
-        """After an owner changed (kind, contact, sponsorship) or was deleted or restored."""
+        Returns the pairs refreshed.
+        """
         pairs: set[Pair] = set()
         for chunk in _chunks(owner_ids):
             stored = select(DependentOwner.package_id, DependentOwner.owner_id).where(
@@ -265,6 +264,7 @@ class Rollups:
                 rows = await self.session.execute(statement)
                 pairs.update((int(p), int(o)) for p, o in rows)
         await self.refresh(pairs)
+        return pairs
 
     # -- periodic and whole-table ----------------------------------------------------
 

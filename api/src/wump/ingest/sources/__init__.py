@@ -17,6 +17,7 @@ import structlog
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from wump.core.cache import Cache
+from wump.core.config import ScoringWeights
 from wump.core.db import commit, session_scope
 from wump.core.progress import Progress
 from wump.ingest.loader import Loader, LoadStats, PackageMetadata, RepositoryRef, Snapshot
@@ -126,6 +127,7 @@ async def run(
     *,
     cache: Cache | None = None,
     progress: Progress | None = None,
+    weights: ScoringWeights | None = None,
 ) -> IngestSummary:
     """Load everything `source` yields, committing batch by batch, and record the run."""
     async with session_scope(sessionmaker) as session:
@@ -135,7 +137,7 @@ async def run(
     summary = IngestSummary()
     try:
         async with session_scope(sessionmaker) as session:
-            loader = Loader(session, cache=cache)
+            loader = Loader(session, cache=cache, weights=weights)
             await _load_all(session, loader, source, summary, progress)
     except BaseException as exc:
         await _record_failure(sessionmaker, execution.id, exc, summary, source.source)
