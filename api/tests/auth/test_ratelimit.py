@@ -1,6 +1,9 @@
 """The limiter keeps answering when its shared store fails, and goes back to it."""
 
+import uuid
+
 import pytest
+from redis.asyncio import Redis
 
 from tests.conftest import VALKEY_URL
 from tests.proxy import SwitchableProxy
@@ -53,3 +56,23 @@ async def test_valkey_going_down_mid_run_keeps_limits_and_recovers() -> None:
     assert after.remaining == 3
     await limiter.close()
     await proxy.stop()
+
+
+@pytest.mark.redis
+async def test_shared_counters_stay_two_small_keys_however_many_hits() -> None:
+    # The cost of a hit must not grow with the limit or the traffic: a caller's state
+    # on Valkey is this minute's and the last minute's counter, not a list of hits.
+    prefix = f"wumptest-{uuid.uuid4().hex[:8]}:ratelimit"
+    limiter = RateLimiter(shared_storage(VALKEY_URL, timeout_seconds=1.0, key_prefix=prefix))
+    valkey = Redis.from_url(VALKEY_URL)
+    decisions = [await limiter.hit("key:busy", per_minute=10_000) for _ in range(300)]
+    keys = [key async for key in valkey.scan_iter(f"{prefix}:*")]
+    types = {await valkey.type(key) for key in keys}
+    await valkey.delete(*keys)
+    await valkey.aclose()
+    await limiter.close()
+
+    assert all(d.allowed for d in decisions)
+    assert decisions[-1].remaining == 10_000 - 300
+    assert 1 <= len(keys) <= 2
+    assert types == {b"string"}

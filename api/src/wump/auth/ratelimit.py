@@ -1,10 +1,19 @@
 """Rate limits shared by every API instance, with a local fallback.
 
-Limits use the `limits` library's moving window. With Valkey configured, the
-counters live there, so every instance enforces one shared limit; in the
-embedded default they live in process. If Valkey stops answering, each instance
-falls back to its own in-process counters (logged once) and keeps serving, then
-returns to the shared counters once Valkey is back.
+With Valkey configured, the counters live there, so every instance enforces one
+shared limit; in the embedded default they live in process. If Valkey stops
+answering, each instance falls back to its own in-process counters (logged once)
+and keeps serving, then returns to the shared counters once Valkey is back.
+
+On Valkey the limit is the `limits` library's sliding window counter: two
+counters per caller (this minute and the last), so a hit costs a fixed handful
+of commands, where the moving window walked a list as long as the limit. It is
+an approximation: the last minute counts in proportion to how much of it is
+still inside the trailing 60 s, as if its requests had been spread evenly. One
+window never admits more than the limit; a burst at the very end of a minute
+weighs less than it should, so a 60 s span across two windows can admit up to
+twice the limit (a fixed window's worst case, met far less often). In process a
+hit costs no round trip, so the exact moving window stays there.
 """
 
 import math
@@ -16,7 +25,11 @@ import structlog
 from limits import RateLimitItemPerMinute
 from limits.aio.storage import MemoryStorage, RedisStorage
 from limits.aio.storage.redis.redispy import RedispyBridge
-from limits.aio.strategies import MovingWindowRateLimiter
+from limits.aio.strategies import (
+    MovingWindowRateLimiter,
+    SlidingWindowCounterRateLimiter,
+)
+from limits.aio.strategies import RateLimiter as Strategy
 from limits.errors import StorageError
 from redis.asyncio import Redis
 
@@ -67,8 +80,8 @@ def shared_storage(
 class RateLimiter:
     def __init__(self, shared: RedisStorage | None = None) -> None:
         self._shared_storage = shared
-        self._shared = MovingWindowRateLimiter(shared) if shared is not None else None
-        self._local = MovingWindowRateLimiter(MemoryStorage())
+        self._shared = SlidingWindowCounterRateLimiter(shared) if shared is not None else None
+        self._local: Strategy = MovingWindowRateLimiter(MemoryStorage())
         self._shared_down_until = 0.0
         self._degraded = False
 
@@ -104,9 +117,11 @@ class RateLimiter:
 
     @staticmethod
     async def _hit(
-        limiter: MovingWindowRateLimiter, item: RateLimitItemPerMinute, identity: str, cost: int
+        limiter: Strategy, item: RateLimitItemPerMinute, identity: str, cost: int
     ) -> Decision:
         allowed = await limiter.hit(item, identity, cost=cost)
+        # `hit` answers only yes or no, so the headers' figures take a second
+        # round trip: `limits` has no call that counts and reports at once.
         stats = await limiter.get_window_stats(item, identity)
         return Decision(
             allowed=allowed,

@@ -8,12 +8,13 @@ has succeeded.
 """
 
 import math
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
 
 import structlog
-from sqlalchemy import Connection, event
+from sqlalchemy import Connection, event, exc
 from sqlalchemy.engine.interfaces import DBAPIConnection
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
@@ -21,7 +22,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
-from sqlalchemy.pool import ConnectionPoolEntry, StaticPool
+from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection, StaticPool
 
 from wump.core.config import Settings
 
@@ -29,6 +30,9 @@ log = structlog.get_logger(__name__)
 
 AfterCommit = Callable[[], Awaitable[None]]
 _AFTER_COMMIT_KEY = "wump.after_commit"
+# A pooled connection back from use more recently than this is not pinged.
+PING_AFTER_IDLE_SECONDS = 1.0
+_CHECKED_IN_AT = "wump.checked_in_at"
 
 
 def is_memory_sqlite(url: str) -> bool:
@@ -39,10 +43,7 @@ def is_memory_sqlite(url: str) -> bool:
 
 def create_engine(settings: Settings) -> AsyncEngine:
     url = settings.database_url
-    kwargs: dict[str, Any] = {
-        "echo": settings.database_echo,
-        "pool_pre_ping": not settings.is_sqlite,
-    }
+    kwargs: dict[str, Any] = {"echo": settings.database_echo}
     if is_memory_sqlite(url):
         # One shared connection, or every checkout would see its own empty database.
         kwargs |= {"poolclass": StaticPool, "connect_args": {"check_same_thread": False}}
@@ -69,7 +70,46 @@ def create_engine(settings: Settings) -> AsyncEngine:
     if settings.is_sqlite:
         event.listen(engine.sync_engine, "connect", _configure_sqlite)
         event.listen(engine.sync_engine, "begin", _begin_sqlite)
+    else:
+        _check_connections_on_checkout(engine)
     return engine
+
+
+def _check_connections_on_checkout(engine: AsyncEngine) -> None:
+    """Hand out only live connections, without a ping per request.
+
+    `pool_pre_ping` would cost every request a transaction of its own (BEGIN, ping,
+    ROLLBACK: three round trips). Instead a connection the driver knows is closed (a
+    server restart or a dropped socket) is replaced at no cost, and a ping is spent
+    only on one idle for longer than `PING_AFTER_IDLE_SECONDS`, which may have died
+    silently. Either failure invalidates the pool, as a failed pre-ping would.
+    """
+    dialect = engine.dialect
+
+    def checkin(dbapi_connection: DBAPIConnection | None, record: ConnectionPoolEntry) -> None:
+        if dbapi_connection is not None:  # None: invalidated, reconnects on checkout
+            record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    def checkout(
+        dbapi_connection: DBAPIConnection,
+        record: ConnectionPoolEntry,
+        _proxy: PoolProxiedConnection,
+    ) -> None:
+        checked_in_at = record.info.get(_CHECKED_IN_AT)
+        if checked_in_at is None:
+            return  # just connected
+        is_closed = getattr(record.driver_connection, "is_closed", None)
+        if callable(is_closed) and is_closed():
+            raise exc.InvalidatePoolError("the connection was closed while pooled")
+        if time.monotonic() - checked_in_at < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:
+            raise exc.InvalidatePoolError("the pooled connection failed its ping") from error
+
+    event.listen(engine.sync_engine, "checkin", checkin)
+    event.listen(engine.sync_engine, "checkout", checkout)
 
 
 def _configure_sqlite(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
