@@ -298,11 +298,14 @@ async def load(settings: Settings, workload: Workload, edges_per_batch: int) -> 
     try:
         started = time.perf_counter()
         async with sessionmaker() as session:
-            loader = Loader(session, cache=cache)
+            # As `wump ingest` runs: rollups refreshed once, after the last batch.
+            loader = Loader(session, cache=cache, defer_rollups=True)
             for batch in batches(workload.snapshots, edges_per_batch):
                 stats = await loader.load(batch)
                 failures += stats.failures
                 await commit(session)
+            await loader.finish()
+            await commit(session)
         elapsed = time.perf_counter() - started
     finally:
         await engine.dispose()

@@ -80,18 +80,6 @@ def upgrade() -> None:
         sa.Column("recent", sa.Boolean(), nullable=False, server_default=sa.false()),
         sa.Column("score", sa.Float(), nullable=False, server_default=sa.text("-1")),
         sa.PrimaryKeyConstraint("package_id", "owner_id", name="pk_dependent_owners"),
-        sa.ForeignKeyConstraint(
-            ["package_id"],
-            ["packages.id"],
-            name="fk_dependent_owners_package_id_packages",
-            ondelete="CASCADE",
-        ),
-        sa.ForeignKeyConstraint(
-            ["owner_id"],
-            ["organizations.id"],
-            name="fk_dependent_owners_owner_id_organizations",
-            ondelete="CASCADE",
-        ),
     )
     for columns in (("package_id", "score", "owner_id"), ("package_id", "stars", "owner_id")):
         op.create_index(f"ix_dependent_owners_{'_'.join(columns)}", "dependent_owners", columns)

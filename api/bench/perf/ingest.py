@@ -56,10 +56,14 @@ async def load(
     try:
         started = time.perf_counter()
         async with create_sessionmaker(engine)() as session:
-            loader = Loader(session, cache=Cache(MemoryBackend(max_entries=100_000)))
+            cache = Cache(MemoryBackend(max_entries=100_000))
+            # As `wump ingest` runs: rollups refreshed once, after the last batch.
+            loader = Loader(session, cache=cache, defer_rollups=True)
             for batch in batches(snapshots, edges_per_batch):
                 total.add(await loader.load(batch))
                 await commit(session)
+            await loader.finish()
+            await commit(session)
         elapsed = time.perf_counter() - started
     finally:
         await engine.dispose()

@@ -3,11 +3,13 @@
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.ingest.test_loader import dep, snap
 from wump.core.config import ScoringWeights
+from wump.ingest import loader as loader_module
 from wump.ingest.loader import Loader
 from wump.models import (
     DependencySource,
@@ -161,7 +163,13 @@ async def test_score_matches_the_explained_factors(session: AsyncSession) -> Non
     )
     acme_id = (await session.execute(select(Organization.id))).scalar_one()
     await Rollups(session, ScoringWeights()).refresh_owners([acme_id])
-    row = (await session.execute(select(DependentOwner, Organization).join(Organization))).one()
+    row = (
+        await session.execute(
+            select(DependentOwner, Organization).join(
+                Organization, Organization.id == DependentOwner.owner_id
+            )
+        )
+    ).one()
     rollup, owner = row
     scorer = Scorer(ScoringWeights(), scored_as_of())
     factors = scorer.factors(
@@ -210,3 +218,27 @@ async def test_rescore_takes_recent_points_off_when_the_push_ages_out(
     session.expire_all()
     assert abs((await session.execute(select(DependentOwner.score))).scalar_one() - rescored) < 1e-6
     assert await later.rescore_stale() == 0
+
+
+@pytest.mark.parametrize("pending_pairs", [200_000, 1])
+async def test_a_deferred_run_ends_exact_by_pairs_or_by_packages(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch, pending_pairs: int
+) -> None:
+    # 1: the run outgrows the pairs it may remember and recomputes whole packages.
+    monkeypatch.setattr(loader_module, "_PENDING_PAIRS", pending_pairs)
+    await Loader(session).load([snap("zed/old", [dep("httpx")], stars=3)])
+    loader = Loader(session, defer_rollups=True)
+    await loader.load(
+        [
+            snap("acme/api", [dep("httpx"), dep("rich")], stars=10),
+            snap("zed/old", [dep("rich")], stars=4),
+        ]
+    )
+    # Deferred: the counters still show the state before the run.
+    assert await counters(session, "httpx") == (1, 1, 1, 1)
+
+    assert await loader.finish() == 2
+    assert await counters(session, "httpx") == (1, 1, 1, 1)  # zed dropped it, acme added it
+    assert await counters(session, "rich") == (2, 2, 2, 2)
+    await assert_same_as_rebuild(session)
+    assert await loader.finish() == 0

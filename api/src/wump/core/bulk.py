@@ -15,6 +15,8 @@ from sqlalchemy.schema import CreateTable
 
 Row = tuple[Any, ...]
 
+ANALYZE_AFTER_ROWS = 100
+
 _staging = MetaData()
 
 
@@ -38,6 +40,8 @@ class BulkWriter:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
         self.postgres = session.get_bind().dialect.name == "postgresql"
+        # Rows this writer added per table, and how many there were at its last ANALYZE.
+        self._added: dict[str, tuple[int, int]] = {}
 
     def insert(self, target: Any) -> postgresql.Insert | sqlite.Insert:
         return postgresql.insert(target) if self.postgres else sqlite.insert(target)
@@ -60,6 +64,19 @@ class BulkWriter:
         """
         if self.postgres:
             await self.session.execute(text(f"ANALYZE {table.name}"))
+
+    async def grown(self, table: Table, added: int) -> None:
+        """Refresh the table's statistics each time the rows this writer added double.
+
+        The first refresh comes early (`ANALYZE_AFTER_ROWS`): a table the planner
+        believes empty gets nested loops over it that cost rows x rows.
+        """
+        total, at_last = self._added.get(table.name, (0, 0))
+        total += added
+        if total >= max(2 * at_last, ANALYZE_AFTER_ROWS):
+            await self.refresh_statistics(table)
+            at_last = total
+        self._added[table.name] = (total, at_last)
 
     async def copy(self, table: Table, columns: Sequence[str], rows: Sequence[Row]) -> None:
         if not rows:

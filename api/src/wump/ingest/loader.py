@@ -86,9 +86,9 @@ MAX_LOGIN = 255
 MAX_REPOSITORY_NAME = 255
 # Both databases cap bound parameters near 32k per statement.
 _MAX_IDS_PER_STATEMENT = 10_000
-# A loader refreshes a table's planner statistics once it has added this many rows,
-# and again whenever it has doubled them.
-_ANALYZE_AFTER_ROWS = 5_000
+# A deferred run remembers this many touched (package, owner) pairs; beyond that, it
+# recomputes the touched packages whole.
+_PENDING_PAIRS = 200_000
 # Identities are cached across batches; popular packages repeat in every batch.
 _IDENTITY_CACHE_SIZE = 500_000
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -389,8 +389,14 @@ class Loader:
         *,
         cache: Cache | None = None,
         weights: ScoringWeights | None = None,
+        defer_rollups: bool = False,
     ) -> None:
         self.session = session
+        # A bulk run refreshes the rollups of what it touched once, at `finish`: the
+        # pairs if they are few, else one pass over the touched packages' edges.
+        self.defer_rollups = defer_rollups
+        self.pending_packages: set[int] = set()
+        self._pending_pairs: set[Pair] | None = set()
         self.cache = cache
         self.bulk = BulkWriter(session)
         # Scores in `dependent_owners` use the configured weights; the defaults are
@@ -399,8 +405,6 @@ class Loader:
         self.started_at: datetime | None = None
         self._last_tick: datetime | None = None
         self._identities: dict[tuple[str, str], tuple[PackageKey, PackageIdentity] | str] = {}
-        # Rows this loader inserted per table, and how many there were at its last ANALYZE.
-        self._inserted: dict[str, tuple[int, int]] = {}
 
     async def load(self, snapshots: Sequence[Snapshot]) -> LoadStats:
         """Store a batch of snapshots. Only flushes; the caller commits."""
@@ -445,6 +449,37 @@ class Loader:
             total.add(written)
         stats.add(total.stats)
         return total
+
+    async def _refresh_rollups(self, pairs: set[Pair]) -> None:
+        if not self.defer_rollups:
+            await self.rollups.refresh(pairs)
+            return
+        self.pending_packages.update(package for package, _ in pairs)
+        if self._pending_pairs is not None:
+            self._pending_pairs |= pairs
+            if len(self._pending_pairs) > _PENDING_PAIRS:
+                self._pending_pairs = None
+
+    async def finish(self, session: AsyncSession | None = None) -> int:
+        """Refresh the rollups a deferred run put off; returns how many packages.
+
+        Until then, readers see the run's edges with the previous rollups; pages cached
+        meanwhile are dropped again after the caller commits. `session` replaces the
+        loader's own after a failure, so that the batches committed before it count.
+        """
+        packages, pairs = self.pending_packages, self._pending_pairs
+        self.pending_packages, self._pending_pairs = set(), set()
+        if not packages:
+            return 0
+        rollups = self.rollups if session is None else Rollups(session, self.rollups.weights)
+        if pairs is not None:
+            await rollups.refresh(pairs)
+        else:
+            await rollups.refresh_packages(packages)
+        bump = _Written(package_ids=packages)
+        if session is None:
+            self._bump_after_commit(bump)
+        return len(packages)
 
     def _tick(self) -> datetime:
         # Strictly increasing, so "seen in this batch" is an exact comparison.
@@ -547,13 +582,14 @@ class Loader:
             prepared, repository_ids, package_ids, new_repositories, owner_of, now
         )
         await self.bulk.copy(_DEPENDENCIES, _EDGE_COLUMNS, fresh)
-        await self._merge_edges(merged)
+        await self.bulk.grown(_DEPENDENCIES, len(fresh) + len(merged))
+        touched = await self._merge_edges(merged)
         removed = await self._drop_unreported(prepared, repository_ids, new_repositories, now)
         await self._recount_owners(recount, now)
-        touched = {(row[1], row[10]) for row in fresh} | {(row[1], row[10]) for row in merged}
+        touched |= {(row[1], row[10]) for row in fresh}
         touched |= set(removed)
         touched |= await self._sync_edge_stars(changed)
-        await self.rollups.refresh(touched)
+        await self._refresh_rollups(touched)
         reported = {row[1] for row in fresh} | {row[1] for row in merged}
         stats = LoadStats(
             invalid=_unstored(prepared, package_ids),
@@ -565,7 +601,8 @@ class Loader:
             repository_ids=set(repository_ids.values()),
             package_ids=reported,
         )
-        return _Written(stats, {package for package, _ in touched}, set(owner_ids.values()))
+        packages = reported | {package for package, _ in touched}
+        return _Written(stats, packages, set(owner_ids.values()))
 
     async def _ids(self, target: Table, stage: Table, keys: Sequence[str]) -> dict[Row, int]:
         """Ids of the stored rows that match a staged row, by their natural key."""
@@ -617,20 +654,11 @@ class Loader:
             return ids, []
         inserted = await self._insert_missing(target, stage, keys, values, returning)
         ids.update((tuple(row[1 : 1 + len(keys)]), row[0]) for row in inserted)
-        await self._grown(target, len(inserted))
+        await self.bulk.grown(target, len(inserted))
         if len(ids) < wanted:
             # Another writer stored some of them meanwhile: they exist now.
             ids = await self._ids(target, stage, keys)
         return ids, inserted
-
-    async def _grown(self, table: Table, inserted: int) -> None:
-        """Refresh the table's statistics each time this loader has doubled what it added."""
-        total, at_last = self._inserted.get(table.name, (0, 0))
-        total += inserted
-        if total >= max(2 * at_last, _ANALYZE_AFTER_ROWS):
-            await self.bulk.refresh_statistics(table)
-            at_last = total
-        self._inserted[table.name] = (total, at_last)
 
     async def _upsert_owners(
         self, prepared: list[_Prepared], now: datetime
@@ -818,12 +846,29 @@ class Loader:
                 )
         return _dedupe_fresh(fresh), list(merged.values())
 
-    async def _merge_edges(self, rows: list[Row]) -> None:
-        """Upsert edges of repositories already stored; they stay staged for `_drop_unreported`."""
+    async def _merge_edges(self, rows: list[Row]) -> set[Pair]:
+        """Upsert edges of repositories already stored; they stay staged for `_drop_unreported`.
+
+        Returns the (package, owner) pairs whose dependents may change: new edges and
+        edges whose type may change. A re-reported, unchanged edge touches no rollup.
+        """
         stage = _STAGE_EDGES
         await self.bulk.stage(stage, rows)
         if not rows:
-            return
+            return set()
+        await self.bulk.refresh_statistics(stage)
+        d = _DEPENDENCIES
+        changing = await self.session.execute(
+            select(stage.c.package_id, stage.c.owner_id)
+            .outerjoin(d, _matches(d, stage, ("repository_id", "package_id")))
+            .where(
+                or_(
+                    d.c.repository_id.is_(None),
+                    d.c.dependency_type.is_distinct_from(stage.c.dependency_type),
+                )
+            )
+        )
+        touched = {(row[0], row[1]) for row in changing}
         staged = [stage.c[name] for name in _EDGE_COLUMNS if name != "stars"]
         inserted = self.bulk.insert(Dependency).from_select(
             list(_EDGE_COLUMNS),
@@ -848,6 +893,7 @@ class Loader:
                 },
             )
         )
+        return touched
 
     async def _drop_unreported(
         self,
@@ -982,7 +1028,7 @@ class Loader:
                 .where(Dependency.sources == 0)
                 .execution_options(synchronize_session=False)
             )
-            await self.rollups.refresh(set(cleared))
+            await self._refresh_rollups(set(cleared))
         self._bump_after_commit(_Written(package_ids={package for package, _ in cleared}))
         return len(cleared)
 
@@ -1000,7 +1046,7 @@ class Loader:
         changed, owners = await self._update_repository_metadata(now)
         await self._recount_owners(owners, now)
         pairs = await self._sync_edge_stars(changed)
-        await self.rollups.refresh(pairs)
+        await self._refresh_rollups(pairs)
         self._bump_after_commit(
             _Written(package_ids={package for package, _ in pairs}, organization_ids=owners)
         )

@@ -1,6 +1,6 @@
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Boolean, Float, ForeignKey, Index, Integer, false, text
+from sqlalchemy import BigInteger, Boolean, Float, Index, Integer, false, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from wump.models.base import Base, BigIntId
@@ -29,12 +29,10 @@ class DependentOwner(Base):
         Index(None, "owner_id"),
     )
 
-    package_id: Mapped[int] = mapped_column(
-        BigIntId, ForeignKey("packages.id", ondelete="CASCADE"), primary_key=True
-    )
-    owner_id: Mapped[int] = mapped_column(
-        BigIntId, ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True
-    )
+    # No foreign keys: the rows are derived from edges that have them, and checking
+    # two per row would cost a third of every refresh.
+    package_id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
+    owner_id: Mapped[int] = mapped_column(BigIntId, primary_key=True)
     edges: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     repositories: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     stars: Mapped[int] = mapped_column(BigInteger, default=0, server_default=text("0"))

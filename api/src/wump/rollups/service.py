@@ -75,6 +75,7 @@ _STAGE_COUNTS = stage_table(
     Column("package_id", BigInteger),
     *(Column(name, Integer) for name in _COUNTERS),
 )
+_STAGE_PACKAGES = stage_table("wump_stage_package_ids", Column("package_id", BigInteger))
 _ROLLUPS = cast(Table, DependentOwner.__table__)
 
 
@@ -106,6 +107,7 @@ class Rollups:
     ) -> None:
         self.session = session
         self.bulk = BulkWriter(session)
+        self.weights = weights
         self.scorer = Scorer(weights, scored_as_of(now))
 
     # -- statements ----------------------------------------------------------------
@@ -177,6 +179,9 @@ class Rollups:
             return
         stage = _STAGE_PAIRS
         await self.bulk.stage(stage, sorted(set(pairs)))
+        # Temporary tables are never auto-analyzed; without statistics the planner
+        # takes thousands of pairs for one and may scan all edges instead of probing.
+        await self.bulk.refresh_statistics(stage)
         before = await self._counts(stage)
         staged = tuple_(DependentOwner.package_id, DependentOwner.owner_id).in_(
             select(stage.c.package_id, stage.c.owner_id)
@@ -184,7 +189,8 @@ class Rollups:
         await self.session.execute(
             delete(DependentOwner).where(staged).execution_options(synchronize_session=False)
         )
-        await self.session.execute(self._insert(self.computed(pairs=stage)))
+        inserted = await self.session.execute(self._insert(self.computed(pairs=stage)))
+        await self.bulk.grown(_ROLLUPS, int(getattr(inserted, "rowcount", 0) or 0))
         after = await self._counts(stage)
         await self._move_counters(before, after)
 
@@ -290,16 +296,42 @@ class Rollups:
 
     async def rebuild(self) -> int:
         """Recompute every row and counter from the edges (after a weights change)."""
-        await self.session.execute(delete(DependentOwner))
-        await self.session.execute(self._insert(self.computed()))
-        zero = dict.fromkeys(_COUNTERS, 0)
+        rows = await self._recompute(None)
+        log.info("rollups_rebuilt", rows=rows)
+        return rows
+
+    async def refresh_packages(self, package_ids: Collection[int]) -> int:
+        """Recompute every row and counter of these packages in one pass over their edges.
+
+        For bulk runs: cheaper than `refresh` once a run touches most of a package's
+        owners. Returns the rows written.
+        """
+        stage = _STAGE_PACKAGES
+        await self.bulk.stage(stage, [(id_,) for id_ in sorted(package_ids)])
+        await self.bulk.refresh_statistics(stage)
+        return await self._recompute(select(stage.c.package_id))
+
+    async def _recompute(self, packages: Select[Any] | None) -> int:
+        """Replace the rows and counters of `packages` (a select of ids), or of all."""
+        d = DependentOwner
+
+        def only(column: Any) -> list[ColumnElement[bool]]:
+            return [] if packages is None else [column.in_(packages)]
+
+        await self.session.execute(
+            delete(d).where(*only(d.package_id)).execution_options(synchronize_session=False)
+        )
+        written = await self.session.execute(
+            self._insert(self.computed(*only(Dependency.package_id)))
+        )
+        rows = int(getattr(written, "rowcount", 0) or 0)
+        await self.bulk.refresh_statistics(_ROLLUPS)
         await self.session.execute(
             update(Package)
-            .where(getattr(Package, _COUNTERS[0]) + getattr(Package, _COUNTERS[2]) > 0)
-            .values(zero)
+            .where(*only(Package.id), getattr(Package, _COUNTERS[0]) > 0)
+            .values(dict.fromkeys(_COUNTERS, 0))
             .execution_options(synchronize_session=False)
         )
-        d = DependentOwner
         totals = (
             select(
                 d.package_id,
@@ -308,6 +340,7 @@ class Rollups:
                 func.sum(d.repositories).label(_COUNTERS[2]),
                 func.sum(case((d.repositories > 0, 1), else_=0)).label(_COUNTERS[3]),
             )
+            .where(*only(d.package_id))
             .group_by(d.package_id)
             .subquery("totals")
         )
@@ -317,6 +350,4 @@ class Rollups:
             .values({name: totals.c[name] for name in _COUNTERS})
             .execution_options(synchronize_session=False)
         )
-        rows = int(await self.session.scalar(select(func.count()).select_from(d)) or 0)
-        log.info("rollups_rebuilt", rows=rows)
         return rows

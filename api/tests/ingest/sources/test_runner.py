@@ -13,7 +13,14 @@ from wump.ingest.loader import RepositoryRef, Snapshot
 from wump.ingest.parsers import ParsedDependency
 from wump.ingest.sources import Batch, run
 from wump.jobs import executions
-from wump.models import DependencySource, DependencyType, JobExecution, JobStatus, Repository
+from wump.models import (
+    DependencySource,
+    DependencyType,
+    JobExecution,
+    JobStatus,
+    Package,
+    Repository,
+)
 
 
 def snapshot(full_name: str, *names: str) -> Snapshot:
@@ -82,6 +89,8 @@ async def test_a_completed_run_is_recorded_with_its_counts_and_failures(
     assert (execution.meta["edges"], execution.meta["failed"]) == (3, 1)
     assert execution.meta["failures"] == ["two/package.json:3: invalid JSON"]
     assert not summary.ok
+    counts = select(Package.normalized_name, Package.dependent_repositories_count)
+    assert dict((await session.execute(counts)).tuples().all()) == {"httpx": 2, "rich": 1}
 
 
 async def test_a_run_that_breaks_is_recorded_as_failed_and_keeps_earlier_batches(
@@ -101,6 +110,9 @@ async def test_a_run_that_breaks_is_recorded_as_failed_and_keeps_earlier_batches
     assert execution.records_processed == 1
     names = (await session.execute(select(Repository.full_name))).scalars().all()
     assert names == ["acme/one"]
+    # The rollups of the committed batch are brought up to date all the same.
+    counts = select(Package.dependent_repositories_count, Package.ranked_organizations_count)
+    assert (await session.execute(counts)).one() == (1, 1)
 
 
 async def test_execution_records_can_be_started_completed_and_failed(

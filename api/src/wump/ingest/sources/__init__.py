@@ -135,11 +135,15 @@ async def run(
             session, source.job_type, args=source.args(), metadata={"source": source.source}
         )
     summary = IngestSummary()
+    loader: Loader | None = None
     try:
         async with session_scope(sessionmaker) as session:
-            loader = Loader(session, cache=cache, weights=weights)
+            loader = Loader(session, cache=cache, weights=weights, defer_rollups=True)
             await _load_all(session, loader, source, summary, progress)
+            await loader.finish()
     except BaseException as exc:
+        if loader is not None:
+            await _finish_rollups(sessionmaker, loader)
         await _record_failure(sessionmaker, execution.id, exc, summary, source.source)
         raise
     async with session_scope(sessionmaker) as session:
@@ -150,6 +154,15 @@ async def run(
             metadata=summary.metadata(source.source),
         )
     return summary
+
+
+async def _finish_rollups(sessionmaker: async_sessionmaker[AsyncSession], loader: Loader) -> None:
+    """After a failed run, still bring the rollups of its committed batches up to date."""
+    try:
+        async with session_scope(sessionmaker) as session:
+            await loader.finish(session)
+    except Exception as exc:  # the run's own error is the one to report
+        log.warning("rollups_not_refreshed", error=str(exc)[:200], fix="run `wump rollups rebuild`")
 
 
 async def _load_all(
