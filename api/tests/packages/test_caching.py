@@ -13,17 +13,25 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.packages.conftest import Graph
 from wump.core.cache import Cache, MemoryBackend
+from wump.core.config import ScoringWeights
 from wump.core.deps import Resources
 from wump.core.http_cache import SingleFlight, cached_json, etag_matches
-from wump.models import Package, Repository
+from wump.models import Dependency, Package, Repository
+from wump.rollups.service import Rollups
 
 DEPENDENTS = "/api/v1/packages/pypi/httpx/dependents"
 
 
 async def _set_stars(session: AsyncSession, repository: Repository, stars: int) -> None:
+    """What the loader does when a repository's stars change: the row, its edges, the rollup."""
     await session.execute(
         update(Repository).where(Repository.id == repository.id).values(stars=stars)
     )
+    await session.execute(
+        update(Dependency).where(Dependency.repository_id == repository.id).values(stars=stars)
+    )
+    rollups = Rollups(session, ScoringWeights())
+    await rollups.refresh(await rollups.pairs_of_repositories([repository.id]))
     await session.commit()
 
 

@@ -123,8 +123,8 @@ async def test_only_development_use_earns_no_runtime_points(
     [
         ("score", ["acme", "Wayne", "hooli", "jdoe"]),
         ("stars", ["Wayne", "acme", "hooli", "jdoe"]),
-        # Ties (2 repositories each, then 1) keep the order the owners were first seen.
-        ("repositories", ["acme", "hooli", "Wayne", "jdoe"]),
+        # Ties (2 repositories each, then 1) go to the owner seen last (highest id first).
+        ("repositories", ["hooli", "acme", "jdoe", "Wayne"]),
         ("name", ["acme", "hooli", "jdoe", "Wayne"]),
         ("recent", ["acme", "hooli", "Wayne", "jdoe"]),
     ],

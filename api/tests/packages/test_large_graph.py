@@ -18,7 +18,9 @@ from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.builders import create_registry_package
+from wump.core.config import ScoringWeights
 from wump.models import Base, DependencySource, Organization, Repository
+from wump.rollups.service import Rollups
 
 ORGANIZATIONS = 2_000
 PER_ORGANIZATION = 5
@@ -106,6 +108,8 @@ async def big_graph(session: AsyncSession) -> list[Expected]:
             {
                 "repository_id": repo_id,
                 "package_id": package.id,
+                "owner_id": repo_rows[n]["owner_id"],
+                "stars": repo_rows[n]["stars"],
                 "dependency_type": _dependency_type(n // PER_ORGANIZATION, n % PER_ORGANIZATION),
                 "is_direct": True,
                 "source": DependencySource.MANIFEST.value,
@@ -116,6 +120,7 @@ async def big_graph(session: AsyncSession) -> list[Expected]:
             for n, repo_id in enumerate(repo_ids[row["full_name_key"]] for row in repo_rows)
         ],
     )
+    await Rollups(session, ScoringWeights()).rebuild()
     await session.commit()
     return _expected(org_rows, [org_ids[row["login_key"]] for row in org_rows], repo_rows)
 
@@ -149,7 +154,8 @@ def _expected(
         owner.stars += repo["stars"]
         owner.recent = owner.recent or repo["pushed_at"] >= cutoff
         owner.runtime = True
-    return sorted(owners, key=lambda owner: (-owner.score, owner.id))
+    # Ties go to the highest owner id, the way the rollup's index is read backward.
+    return sorted(owners, key=lambda owner: (-owner.score, -owner.id))
 
 
 async def test_first_page_of_ten_thousand_dependents_is_ranked_correctly(

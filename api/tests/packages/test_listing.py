@@ -41,14 +41,14 @@ def _names(body: dict[str, Any]) -> list[str]:
                 "Wayne/platform",
             ],
         ),
-        # billing and ads were pushed at the same moment: the older row comes first.
+        # billing and ads were pushed at the same moment: the newer row comes first.
         (
             "recent",
             [
                 "acme/payments",
                 "hooli/search",
-                "acme/billing",
                 "hooli/ads",
+                "acme/billing",
                 "Wayne/platform",
                 "jdoe/dotfiles",
             ],

@@ -5,11 +5,15 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import literal, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from tests.packages.conftest import Graph
 from wump.core.config import ScoringWeights
 from wump.core.deps import Resources
+from wump.models.base import UTCDateTime
 from wump.packages.scoring import Scorer
+from wump.rollups.service import Rollups
 
 AS_OF = datetime(2026, 6, 1, tzinfo=UTC)
 
@@ -18,7 +22,7 @@ def _row(**overrides: object) -> dict[str, object]:
     row: dict[str, object] = {
         "repositories": 0,
         "stars": 0,
-        "last_pushed_at": None,
+        "recent": False,
         "runtime": 0,
         "kind": "user",
         "is_verified": False,
@@ -59,8 +63,7 @@ def test_log_factors_saturate() -> None:
         ({"company": "Initech"}, "contact", 5.0),
         ({"website_url": "https://initech.example"}, "contact", 5.0),
         ({"company": ""}, "contact", 0.0),
-        ({"last_pushed_at": AS_OF - timedelta(days=89)}, "recent_activity", 10.0),
-        ({"last_pushed_at": AS_OF - timedelta(days=91)}, "recent_activity", 0.0),
+        ({"recent": True}, "recent_activity", 10.0),
         ({"runtime": 1}, "runtime", 10.0),
         ({"has_sponsors_listing": True}, "sponsorship", 5.0),
         ({"sponsors_others_count": 2}, "sponsorship", 5.0),
@@ -74,6 +77,25 @@ def test_each_signal_earns_its_points(
 
     assert getattr(factors, factor) == points
     assert sum(factors.model_dump().values()) == points
+
+
+@pytest.mark.parametrize(
+    ("pushed_at", "recent"),
+    [
+        (AS_OF - timedelta(days=89), True),
+        (AS_OF - timedelta(days=90), True),
+        (AS_OF - timedelta(days=91), False),
+        (None, False),
+    ],
+)
+async def test_recent_activity_is_a_push_inside_the_window(
+    session: AsyncSession, pushed_at: datetime | None, recent: bool
+) -> None:
+    scorer = Scorer(ScoringWeights(), AS_OF)
+
+    value = await session.scalar(select(scorer.recent(literal(pushed_at, UTCDateTime()))))
+
+    assert bool(value) is recent
 
 
 def test_weights_of_zero_need_one_positive_weight() -> None:
@@ -95,7 +117,7 @@ def test_weights_of_zero_need_one_positive_weight() -> None:
 
 
 async def test_configured_weights_change_the_ranking(
-    started_app: FastAPI, client: httpx.AsyncClient, graph: Graph
+    started_app: FastAPI, client: httpx.AsyncClient, session: AsyncSession, graph: Graph
 ) -> None:
     resources: Resources = started_app.state.resources
     # Only stars count: the most starred owner must lead, with every point from stars.
@@ -111,6 +133,9 @@ async def test_configured_weights_change_the_ranking(
     )
     settings = resources.settings.model_copy(update={"scoring": stars_only})
     started_app.state.resources = dataclasses.replace(resources, settings=settings)
+    # Stored scores follow the weights once the rollup is rebuilt (`wump rollups rebuild`).
+    await Rollups(session, stars_only).rebuild()
+    await session.commit()
 
     body = (await client.get("/api/v1/packages/pypi/httpx/dependents")).json()
 

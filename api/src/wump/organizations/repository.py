@@ -1,15 +1,23 @@
 """Statements for owners: the organization list, profiles and the donor's view of the graph."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, RowMapping, Select, Subquery, distinct, func, select
+from sqlalchemy import ColumnElement, RowMapping, Select, Subquery, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wump.core.pagination import Cursor, KeyKind, Keyset, SortKey, paged
 from wump.core.repository import Repository as BaseRepository
 from wump.ingest.identity import Ecosystem
-from wump.models import Dependency, Organization, OwnerKind, Package, Repository
+from wump.models import (
+    Dependency,
+    DependentOwner,
+    Organization,
+    OwnerKind,
+    Package,
+    Repository,
+)
 from wump.organizations.schemas import DependencySort, OrganizationSort
 from wump.packages.repository import PACKAGE_COLUMNS
 
@@ -31,14 +39,10 @@ DETAIL_REPOSITORIES = 100
 
 
 def packages_used() -> Subquery:
-    """Distinct packages per owner, over all of the owner's known repositories."""
+    """Distinct packages per owner: its rows in the rollup (reads every row, not edges)."""
     return (
-        select(
-            Repository.owner_id,
-            func.count(distinct(Dependency.package_id)).label("dependencies"),
-        )
-        .join(Dependency, Dependency.repository_id == Repository.id)
-        .group_by(Repository.owner_id)
+        select(DependentOwner.owner_id, func.count().label("dependencies"))
+        .group_by(DependentOwner.owner_id)
         .subquery("packages_used")
     )
 
@@ -70,24 +74,20 @@ def organization_keyset(listing: Subquery, sort: OrganizationSort) -> Keyset:
 
 
 def dependency_listing(owner_id: int, ecosystem: Ecosystem | None) -> Subquery:
-    """The packages an owner's repositories depend on, with how many of them do."""
-    usage = (
+    """The packages an owner's repositories depend on, with how many of them do.
+
+    One rollup row per package (`edges` counts the owner's repositories, any type).
+    """
+    statement = (
         select(
-            Dependency.package_id,
-            func.count().label("repositories_count"),
-            func.min(Dependency.first_seen_at).label("first_seen_at"),
+            *PACKAGE_COLUMNS,
+            func.lower(Package.name).label("name_key"),
+            DependentOwner.edges.label("repositories_count"),
         )
-        .join(Repository, Repository.id == Dependency.repository_id)
-        .where(Repository.owner_id == owner_id)
-        .group_by(Dependency.package_id)
-        .subquery("usage")
+        .select_from(DependentOwner)
+        .join(Package, Package.id == DependentOwner.package_id)
+        .where(DependentOwner.owner_id == owner_id)
     )
-    statement = select(
-        *PACKAGE_COLUMNS,
-        func.lower(Package.name).label("name_key"),
-        usage.c.repositories_count,
-        usage.c.first_seen_at,
-    ).join(usage, usage.c.package_id == Package.id)
     if ecosystem is not None:
         statement = statement.where(Package.ecosystem == ecosystem.value)
     return statement.subquery("dependencies")
@@ -134,15 +134,26 @@ class OrganizationRepository:
         return int((await self.session.execute(statement)).scalar_one())
 
     async def dependencies_counts(self, owner_ids: Sequence[int]) -> dict[int, int]:
+        """Distinct packages of each owner: its rollup rows, read by the `owner_id` index."""
         if not owner_ids:
             return {}
         statement = (
-            select(Repository.owner_id, func.count(distinct(Dependency.package_id)))
-            .join(Dependency, Dependency.repository_id == Repository.id)
-            .where(Repository.owner_id.in_(owner_ids))
-            .group_by(Repository.owner_id)
+            select(DependentOwner.owner_id, func.count())
+            .where(DependentOwner.owner_id.in_(owner_ids))
+            .group_by(DependentOwner.owner_id)
         )
         return {owner: int(count) for owner, count in await self.session.execute(statement)}
+
+    async def first_seen(self, owner_id: int, package_ids: Sequence[int]) -> dict[int, datetime]:
+        """When the owner's first edge to each package was seen (the page's packages only)."""
+        if not package_ids:
+            return {}
+        statement = (
+            select(Dependency.package_id, func.min(Dependency.first_seen_at))
+            .where(Dependency.package_id.in_(package_ids), Dependency.owner_id == owner_id)
+            .group_by(Dependency.package_id)
+        )
+        return dict((await self.session.execute(statement)).tuples().all())
 
     async def known_repositories(self, owner_id: int) -> int:
         statement = select(func.count()).where(Repository.owner_id == owner_id)
@@ -173,8 +184,7 @@ class OrganizationRepository:
             return {}
         statement = (
             select(Dependency.package_id, Dependency.dependency_type)
-            .join(Repository, Repository.id == Dependency.repository_id)
-            .where(Repository.owner_id == owner_id, Dependency.package_id.in_(package_ids))
+            .where(Dependency.package_id.in_(package_ids), Dependency.owner_id == owner_id)
             .distinct()
             .order_by(Dependency.package_id, Dependency.dependency_type)
         )

@@ -119,14 +119,16 @@ async def dependencies(
     total = await repository.count(listing)
     rows = await repository.page(listing, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
-    types = await repository.dependency_types(organization.id, [row["id"] for row in items])
+    package_ids = [row["id"] for row in items]
+    types = await repository.dependency_types(organization.id, package_ids)
+    first_seen = await repository.first_seen(organization.id, package_ids)
     return Page[OrganizationDependency](
         items=[
             OrganizationDependency(
                 package=package_service.summary(row),
                 repositories_count=row["repositories_count"],
                 dependency_types=types.get(row["id"], []),
-                first_seen_at=row["first_seen_at"],
+                first_seen_at=first_seen[row["id"]],
             )
             for row in items
         ],

@@ -1,9 +1,18 @@
 """Statements for the package graph. Hot reads are Core selects returning plain rows.
 
-Every query starts from the edges of one package (`dependencies` joined to
-`repositories` and `organizations`) narrowed by `DependentFilters`. A later
-performance pass may swap these for summary tables; the service and routers
-only see rows with the labels used here.
+Two sources answer "who depends on this package":
+
+- the **rollup** (`dependent_owners`, one precomputed row per package and owner,
+  and the counters on `packages`) serves the ranked view: the default filters,
+  narrowed at most by owner (`kind`, `exclude_owner`, the package's own owner).
+  Its pages are backward scans of `(package_id, <sort key>, owner_id)` indexes.
+- the **edges** (`dependencies` joined to `repositories` and `organizations`)
+  serve every other filter, grouped per owner at read time.
+
+Both produce rows with the same labels, so the service and the routers do not
+know which one answered. Edges carry copies of their repository's owner and
+stars (`dependencies.owner_id`, `dependencies.stars`), which these statements
+read so that a package's edges sort and group on their own indexes.
 """
 
 from collections.abc import Collection, Sequence
@@ -19,18 +28,28 @@ from sqlalchemy import (
     Subquery,
     case,
     cast,
-    distinct,
+    column,
     func,
     literal,
     select,
+    true,
     update,
+    values,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
 
 from wump.core.pagination import Cursor, KeyKind, Keyset, SortKey, paged
 from wump.core.repository import Repository as BaseRepository
 from wump.ingest.identity import Ecosystem
-from wump.models import Dependency, DependencyType, Organization, Package, Repository
+from wump.models import (
+    Dependency,
+    DependencyType,
+    DependentOwner,
+    Organization,
+    Package,
+    Repository,
+)
 from wump.models.base import UTCDateTime
 from wump.packages.schemas import DependentFilters, DependentSort, PackageSort, RepositorySort
 from wump.packages.scoring import ScoreInputs, Scorer
@@ -52,6 +71,11 @@ PACKAGE_COLUMNS = (
     Package.latest_version,
     Package.funding_urls,
 )
+# Maintained with the rollup, so a list shows them without counting edges.
+PACKAGE_COUNTERS = (
+    Package.dependent_repositories_count,
+    Package.dependent_organizations_count,
+)
 ORGANIZATION_COLUMNS = (
     Organization.login,
     Organization.login_key,
@@ -66,12 +90,12 @@ ORGANIZATION_COLUMNS = (
     Organization.sponsors_others_count,
 )
 EDGE_COLUMNS = (
-    Repository.id.label("repository_id"),
-    Repository.owner_id,
+    Dependency.repository_id,
+    Dependency.owner_id,
     Repository.full_name,
     Repository.full_name_key,
     Repository.html_url,
-    Repository.stars,
+    Dependency.stars,
     Repository.primary_language,
     Repository.pushed_at,
     Repository.is_fork,
@@ -90,16 +114,11 @@ def epoch() -> ColumnElement[datetime]:
     return literal(EPOCH, UTCDateTime())
 
 
-def edge_conditions(
-    package_id: int, filters: DependentFilters, excluded_logins: Collection[str]
-) -> list[ColumnElement[bool]]:
-    """The WHERE of a package's dependents; needs repositories and organizations joined."""
-    conditions: list[ColumnElement[bool]] = [
-        Dependency.package_id == package_id,
-        Organization.deleted_at.is_(None),
-    ]
+def repository_conditions(filters: DependentFilters) -> list[ColumnElement[bool]]:
+    """The filters that judge each edge; need `repositories` joined."""
+    conditions: list[ColumnElement[bool]] = []
     if filters.min_stars:
-        conditions.append(Repository.stars >= filters.min_stars)
+        conditions.append(Dependency.stars >= filters.min_stars)
     if filters.language:
         conditions.append(func.lower(Repository.primary_language) == filters.language.lower())
     if filters.pushed_after is not None:
@@ -113,6 +132,14 @@ def edge_conditions(
         conditions.append(Dependency.dependency_type.in_(sorted(types)))
     if filters.direct_only:
         conditions.append(Dependency.is_direct.is_(True))
+    return conditions
+
+
+def owner_conditions(
+    filters: DependentFilters, excluded_logins: Collection[str]
+) -> list[ColumnElement[bool]]:
+    """The filters that judge the owner; need `organizations` joined."""
+    conditions: list[ColumnElement[bool]] = [Organization.deleted_at.is_(None)]
     if filters.kind is not None:
         conditions.append(Organization.kind == filters.kind.value)
     if excluded_logins:
@@ -120,12 +147,23 @@ def edge_conditions(
     return conditions
 
 
+def edge_conditions(
+    package_id: int, filters: DependentFilters, excluded_logins: Collection[str]
+) -> list[ColumnElement[bool]]:
+    """The WHERE of a package's dependents; needs repositories and organizations joined."""
+    return [
+        Dependency.package_id == package_id,
+        *repository_conditions(filters),
+        *owner_conditions(filters, excluded_logins),
+    ]
+
+
 def edges(conditions: Sequence[ColumnElement[bool]], *columns: Any) -> Select[*tuple[Any, ...]]:
     return (
         select(*columns)
         .select_from(Dependency)
         .join(Repository, Repository.id == Dependency.repository_id)
-        .join(Organization, Organization.id == Repository.owner_id)
+        .join(Organization, Organization.id == Dependency.owner_id)
         .where(*conditions)
     )
 
@@ -136,23 +174,25 @@ def per_organization(conditions: Sequence[ColumnElement[bool]]) -> Subquery:
     return (
         edges(
             conditions,
-            Repository.owner_id.label("organization_id"),
+            Dependency.owner_id.label("organization_id"),
             func.count().label("repositories"),
-            cast(func.coalesce(func.sum(Repository.stars), 0), BigInteger).label("stars"),
+            cast(func.coalesce(func.sum(Dependency.stars), 0), BigInteger).label("stars"),
             func.max(Repository.pushed_at).label("last_pushed_at"),
             cast(func.max(runtime), Integer).label("runtime"),
         )
-        .group_by(Repository.owner_id)
+        .group_by(Dependency.owner_id)
         .subquery("per_organization")
     )
 
 
-def ranked_organizations(aggregates: Subquery, scorer: Scorer) -> Subquery:
+def ranked_organizations(per_owner: Subquery, scorer: Scorer) -> Subquery:
+    recent = scorer.recent(per_owner.c.last_pushed_at).label("recent")
+    aggregates = select(per_owner, recent).subquery("with_recent")
     a = aggregates.c
     inputs = ScoreInputs(
         repositories=a.repositories,
         stars=a.stars,
-        last_pushed_at=a.last_pushed_at,
+        recent=a.recent,
         runtime=a.runtime,
         kind=Organization.kind,
         is_verified=Organization.is_verified,
@@ -168,6 +208,7 @@ def ranked_organizations(aggregates: Subquery, scorer: Scorer) -> Subquery:
             a.stars,
             a.last_pushed_at,
             a.runtime,
+            a.recent,
             func.coalesce(a.last_pushed_at, epoch()).label("recent_key"),
             scorer.expression(inputs).label("score"),
             *ORGANIZATION_COLUMNS,
@@ -177,7 +218,43 @@ def ranked_organizations(aggregates: Subquery, scorer: Scorer) -> Subquery:
     )
 
 
-# Each sort's leading key: (column label in `ranked_organizations`, descending, type).
+def rollup_conditions(
+    package_id: int, filters: DependentFilters, excluded_logins: Collection[str]
+) -> list[ColumnElement[bool]]:
+    """The ranked view's owners of a package; needs `organizations` joined."""
+    return [
+        DependentOwner.package_id == package_id,
+        DependentOwner.repositories > 0,
+        *owner_conditions(filters, excluded_logins),
+    ]
+
+
+def rollup_organizations(conditions: Sequence[ColumnElement[bool]]) -> Subquery:
+    """`ranked_organizations`' labels, read from the precomputed rows.
+
+    The ranked view holds only runtime-like dependency types, so `runtime` is 1.
+    """
+    d = DependentOwner
+    return (
+        select(
+            d.owner_id.label("organization_id"),
+            d.repositories,
+            d.stars,
+            d.last_pushed_at,
+            literal(1, Integer).label("runtime"),
+            d.recent,
+            func.coalesce(d.last_pushed_at, epoch()).label("recent_key"),
+            d.score,
+            *ORGANIZATION_COLUMNS,
+        )
+        .select_from(d)
+        .join(Organization, Organization.id == d.owner_id)
+        .where(*conditions)
+        .subquery("ranked")
+    )
+
+
+# Each sort's leading key: (column label in the ranked rows, descending, type).
 _DEPENDENT_SORTS: dict[DependentSort, tuple[str, bool, KeyKind]] = {
     DependentSort.SCORE: ("score", True, float),
     DependentSort.STARS: ("stars", True, int),
@@ -193,11 +270,12 @@ def dependents_sort_kinds(sort: DependentSort) -> list[KeyKind]:
 
 
 def dependents_keyset(ranked: Subquery, sort: DependentSort) -> Keyset:
+    """The sort key, then the owner id descending: ties go the way the indexes are read."""
     name, descending, kind = _DEPENDENT_SORTS[sort]
     return Keyset(
         (
             SortKey(name, ranked.c[name], descending=descending, kind=kind),
-            SortKey("organization_id", ranked.c.organization_id, descending=False, kind=int),
+            SortKey("organization_id", ranked.c.organization_id, descending=True, kind=int),
         )
     )
 
@@ -214,13 +292,30 @@ def dependent_repositories(conditions: Sequence[ColumnElement[bool]]) -> Subquer
 
 
 def repositories_keyset(rows: Subquery, sort: RepositorySort) -> Keyset:
+    """The sort key, then the repository id descending (`stars` reads its index backward)."""
     c = rows.c
     first = {
         RepositorySort.STARS: SortKey("stars", c.stars, descending=True, kind=int),
         RepositorySort.RECENT: SortKey("recent_key", c.recent_key, descending=True, kind=datetime),
         RepositorySort.NAME: SortKey("full_name_key", c.full_name_key, descending=False, kind=str),
     }[sort]
-    return Keyset((first, SortKey("repository_id", c.repository_id, descending=False, kind=int)))
+    return Keyset((first, SortKey("repository_id", c.repository_id, descending=True, kind=int)))
+
+
+def _hosts() -> Select[str]:
+    """The distinct code hosts of owners, one index probe each (a loose index scan)."""
+    first = select(func.min(Organization.host).label("host")).cte("hosts", recursive=True)
+    later = aliased(Organization)
+    following = select(func.min(later.host)).where(later.host > first.c.host).scalar_subquery()
+    hosts = first.union_all(select(following).where(first.c.host.is_not(None)))
+    return select(hosts.c.host).where(hosts.c.host.is_not(None))
+
+
+def _leading_bound(keyset: Keyset, cursor: Cursor) -> ColumnElement[bool]:
+    """`keyset.after` implies this; alone it is a range an index scan can start from."""
+    first = keyset.keys[0]
+    value = cursor.keys[0]
+    return first.column <= value if first.descending else first.column >= value
 
 
 class PackageRepository:
@@ -259,14 +354,61 @@ class PackageRepository:
     async def page(
         self, source: Subquery, keyset: Keyset, cursor: Cursor | None, limit: int
     ) -> Sequence[RowMapping]:
-        return await self.rows(paged(select(source), keyset, cursor, limit))
+        statement = select(source)
+        if cursor is not None:
+            statement = statement.where(_leading_bound(keyset, cursor))
+        return await self.rows(paged(statement, keyset, cursor, limit))
 
     async def dependents_totals(self, aggregates: Subquery) -> tuple[int, int]:
+        """(organizations, repositories) of the grouped rows: counts the edges."""
         statement = select(
             func.count(), cast(func.coalesce(func.sum(aggregates.c.repositories), 0), BigInteger)
         )
         organizations, repositories = (await self.session.execute(statement)).one()
         return int(organizations), int(repositories)
+
+    async def rollup_totals(self, conditions: Sequence[ColumnElement[bool]]) -> tuple[int, int]:
+        """(organizations, repositories) of the rollup rows: one row per owner, no edges."""
+        statement = (
+            select(
+                func.count(),
+                cast(func.coalesce(func.sum(DependentOwner.repositories), 0), BigInteger),
+            )
+            .select_from(DependentOwner)
+            .join(Organization, Organization.id == DependentOwner.owner_id)
+            .where(*conditions)
+        )
+        organizations, repositories = (await self.session.execute(statement)).one()
+        return int(organizations), int(repositories)
+
+    async def ranked_counters(self, package_id: int) -> tuple[int, int]:
+        """(organizations, repositories) of the ranked view, as maintained on the package.
+
+        Read here rather than from a loaded `Package`, which may predate the last write.
+        """
+        statement = select(
+            Package.ranked_organizations_count, Package.ranked_repositories_count
+        ).where(Package.id == package_id)
+        organizations, repositories = (await self.session.execute(statement)).one()
+        return int(organizations), int(repositories)
+
+    async def excluded_share(self, package_id: int, logins: Collection[str]) -> tuple[int, int]:
+        """(organizations, repositories) that `logins` hold in the package's ranked view.
+
+        Logins are matched on every code host, like the page's exclusion; each
+        (host, login) is a probe of the unique index, each owner's row a primary-key read.
+        """
+        if not logins:
+            return 0, 0
+        return await self.rollup_totals(
+            [
+                DependentOwner.package_id == package_id,
+                DependentOwner.repositories > 0,
+                Organization.deleted_at.is_(None),
+                Organization.host.in_(_hosts()),
+                Organization.login_key.in_(sorted(logins)),
+            ]
+        )
 
     async def count(self, source: Subquery) -> int:
         return int(
@@ -274,91 +416,141 @@ class PackageRepository:
         )
 
     async def top_repositories(
-        self, conditions: Sequence[ColumnElement[bool]], owner_ids: Sequence[int], per_owner: int
+        self,
+        package_id: int,
+        conditions: Sequence[ColumnElement[bool]],
+        owner_ids: Sequence[int],
+        per_owner: int,
     ) -> Sequence[RowMapping]:
-        """The `per_owner` most starred matching repositories of each owner."""
+        """The `per_owner` most starred matching edges of each owner, by owner.
+
+        `conditions` judge edges only (`repository_conditions`): the owners are chosen.
+        """
         if not owner_ids or per_owner == 0:
             return []
-        position = func.row_number().over(
-            partition_by=Repository.owner_id,
-            order_by=(Repository.stars.desc(), Repository.full_name_key, Repository.id),
-        )
-        numbered = edges(
-            [*conditions, Repository.owner_id.in_(owner_ids)],
-            *EDGE_COLUMNS,
-            position.label("position"),
-        ).subquery("numbered")
-        statement = (
-            select(numbered)
-            .where(numbered.c.position <= per_owner)
-            .order_by(numbered.c.owner_id, numbered.c.position)
-        )
-        return await self.rows(statement)
+        if self._base.dialect == "postgresql":
+            return await self.rows(
+                _top_per_owner_lateral(package_id, conditions, owner_ids, per_owner)
+            )
+        return await self.rows(_top_per_owner_window(package_id, conditions, owner_ids, per_owner))
 
     async def usage(self, package_id: int) -> RowMapping:
-        """Unfiltered totals of a package's edges."""
-        statement = edges(
-            [Dependency.package_id == package_id, Organization.deleted_at.is_(None)],
-            func.count().label("repositories"),
-            func.count(distinct(Repository.owner_id)).label("organizations"),
+        """When the package's edges were first and last seen (reads every edge)."""
+        statement = _live_owner_edges(
+            package_id,
             func.min(Dependency.first_seen_at).label("first_seen_at"),
             func.max(Dependency.last_seen_at).label("last_seen_at"),
         )
         return (await self.rows(statement))[0]
 
     async def usage_by_type(self, package_id: int) -> dict[str, int]:
-        statement = edges(
-            [Dependency.package_id == package_id, Organization.deleted_at.is_(None)],
-            Dependency.dependency_type,
-            func.count().label("repositories"),
+        """Edges per dependency type (reads every edge)."""
+        statement = _live_owner_edges(
+            package_id, Dependency.dependency_type, func.count().label("repositories")
         ).group_by(Dependency.dependency_type)
         return {row.dependency_type: int(row.repositories) for row in await self.rows(statement)}
 
-    async def counts_for(self, package_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
-        """(dependent repositories, dependent organizations) of each package."""
-        if not package_ids:
-            return {}
-        statement = edges(
-            [Dependency.package_id.in_(package_ids), Organization.deleted_at.is_(None)],
-            Dependency.package_id,
-            func.count().label("repositories"),
-            func.count(distinct(Repository.owner_id)).label("organizations"),
-        ).group_by(Dependency.package_id)
-        return {
-            row.package_id: (int(row.repositories), int(row.organizations))
-            for row in await self.rows(statement)
-        }
+
+def _live_owner_edges(package_id: int, *columns: Any) -> Select[*tuple[Any, ...]]:
+    """Every edge of the package whose owner is not deleted (no repository join needed)."""
+    return (
+        select(*columns)
+        .select_from(Dependency)
+        .join(Organization, Organization.id == Dependency.owner_id)
+        .where(Dependency.package_id == package_id, Organization.deleted_at.is_(None))
+    )
+
+
+_NESTED_ORDER = (Dependency.stars.desc(), Dependency.repository_id.desc())
+
+
+def _nested_edges(
+    package_id: int, conditions: Sequence[ColumnElement[bool]], *extra: Any
+) -> Select[*tuple[Any, ...]]:
+    return (
+        select(*EDGE_COLUMNS, *extra)
+        .select_from(Dependency)
+        .join(Repository, Repository.id == Dependency.repository_id)
+        .where(Dependency.package_id == package_id, *conditions)
+    )
+
+
+def _top_per_owner_lateral(
+    package_id: int,
+    conditions: Sequence[ColumnElement[bool]],
+    owner_ids: Sequence[int],
+    per_owner: int,
+) -> Select[*tuple[Any, ...]]:
+    """PostgreSQL: per owner, a backward scan of `(package_id, owner_id, stars)` that stops
+    after `per_owner` matches, however many edges the owner has."""
+    owners = values(column("owner_id", BigInteger), name="page_owners").data(
+        [(owner_id,) for owner_id in owner_ids]
+    )
+    top = (
+        _nested_edges(package_id, [*conditions, Dependency.owner_id == owners.c.owner_id])
+        .order_by(*_NESTED_ORDER)
+        .limit(per_owner)
+        .lateral("top")
+    )
+    return (
+        select(top)
+        .select_from(owners)
+        .join(top, true())
+        .order_by(top.c.owner_id, top.c.stars.desc(), top.c.repository_id.desc())
+    )
+
+
+def _top_per_owner_window(
+    package_id: int,
+    conditions: Sequence[ColumnElement[bool]],
+    owner_ids: Sequence[int],
+    per_owner: int,
+) -> Select[*tuple[Any, ...]]:
+    """SQLite (no LATERAL): number each owner's matching edges and keep the first ones."""
+    position = func.row_number().over(partition_by=Dependency.owner_id, order_by=_NESTED_ORDER)
+    numbered = _nested_edges(
+        package_id,
+        [*conditions, Dependency.owner_id.in_(owner_ids)],
+        position.label("position"),
+    ).subquery("numbered")
+    return (
+        select(numbered)
+        .where(numbered.c.position <= per_owner)
+        .order_by(numbered.c.owner_id, numbered.c.position)
+    )
 
 
 def package_listing(
-    ecosystem: Ecosystem | None, conditions: Sequence[ColumnElement[bool]], sort: PackageSort
+    ecosystem: Ecosystem | None, conditions: Sequence[ColumnElement[bool]]
 ) -> Subquery:
-    """Packages with the columns a list shows; with dependents counted when sorting by them."""
-    statement = select(*PACKAGE_COLUMNS, func.lower(Package.name).label("name_key"))
+    """Packages with the columns a list shows, their dependent counters included."""
+    statement = select(
+        *PACKAGE_COLUMNS, *PACKAGE_COUNTERS, func.lower(Package.name).label("name_key")
+    )
     if ecosystem is not None:
         statement = statement.where(Package.ecosystem == ecosystem.value)
-    statement = statement.where(*conditions)
-    if sort is PackageSort.DEPENDENTS:
-        counts = (
-            select(Dependency.package_id, func.count().label("dependents"))
-            .group_by(Dependency.package_id)
-            .subquery("counts")
-        )
-        statement = statement.add_columns(
-            func.coalesce(counts.c.dependents, 0).label("dependents")
-        ).outerjoin(counts, counts.c.package_id == Package.id)
-    return statement.subquery("listing")
+    return statement.where(*conditions).subquery("listing")
 
 
 def package_keyset(listing: Subquery, sort: PackageSort) -> Keyset:
     c = listing.c
-    tie = SortKey("id", c.id, descending=False, kind=int)
     if sort is PackageSort.DEPENDENTS:
-        return Keyset((SortKey("dependents", c.dependents, descending=True, kind=int), tie))
+        # Both descending: a backward scan of `(dependent_repositories_count, id)`.
+        return Keyset(
+            (
+                SortKey(
+                    "dependent_repositories_count",
+                    c.dependent_repositories_count,
+                    descending=True,
+                    kind=int,
+                ),
+                SortKey("id", c.id, descending=True, kind=int),
+            )
+        )
     return Keyset(
         (
             SortKey("name_key", c.name_key, descending=False, kind=str),
             SortKey("ecosystem", c.ecosystem, descending=False, kind=str),
-            tie,
+            SortKey("id", c.id, descending=False, kind=int),
         )
     )

@@ -113,7 +113,11 @@ async def list_packages(
     ] = None,
     sort: Annotated[
         PackageSort,
-        Query(description="`dependents`: most dependent repositories first. `name`: A to Z."),
+        Query(
+            description="`dependents`: most dependent repositories first "
+            "(`dependent_repositories_count`; ties: the most recently added package first). "
+            "`name`: A to Z."
+        ),
     ] = PackageSort.DEPENDENTS,
 ) -> Response:
     """The packages wump knows, each with how many repositories and organizations depend
@@ -206,7 +210,16 @@ async def list_dependents(
     and `test` dependencies, and the package's own owner are left out.
 
     **Pages.** `limit` organizations per page; pass `next_cursor` back as `cursor`.
-    `total_organizations` and `total_repositories` are exact for the filters.
+    `total_organizations` and `total_repositories` are exact for the filters. Ties in
+    the sort key go to the most recently added owner first.
+
+    **Speed.** With the default repository filters (only `kind`, `exclude_owner` and
+    `include_package_owner` changed), pages are read from per-owner totals kept up to
+    date at ingestion, so any page of any package is fast with `sort=score`, `stars` or
+    `repositories` (`name` and `recent` sort the package's owners first). Other filters
+    (`min_stars`, `language`, `pushed_after`, forks, archived, `dependency_type`,
+    `direct_only`) are computed from the repositories at request time, which takes
+    longer for packages with many dependents.
 
     **Export.** `Accept: text/csv` (or `format=csv`) streams every matching organization
     as one CSV row, ready for a spreadsheet or CRM. Cells are neutralized against
@@ -317,7 +330,7 @@ async def list_dependent_repositories(
         RepositorySort,
         Query(
             description="`stars`: most starred first. `recent`: most recently pushed first. "
-            "`name`: full name A to Z."
+            "`name`: full name A to Z. Ties go to the most recently added repository first."
         ),
     ] = RepositorySort.STARS,
 ) -> Response:
@@ -325,7 +338,9 @@ async def list_dependent_repositories(
     the same filters as `/dependents` (forks, archived repositories, development and test
     dependencies and the package's own owner are left out by default). Each item names
     its owner and the evidence: dependency type, requirement, manifest and sources.
-    Paginated with `cursor`; answers CSV too."""
+    Paginated with `cursor`; answers CSV too. `sort=stars` pages are fast for any package;
+    `total` is read from maintained counters under the default repository filters and
+    counted at request time under the others."""
     package = await service.resolve_before_suffix(session, ecosystem, name, "repositories")
     settings = resources.settings
 
@@ -364,10 +379,10 @@ async def get_package(
     ecosystem: EcosystemPath,
     name: NamePath,
 ) -> Response:
-    """The package with its dependent repository and organization counts (over every
-    recorded edge, without the `/dependents` filters), a per-dependency-type breakdown,
-    and when wump first and last saw it used. An unknown package is a 404 that suggests
-    close matches ("did you mean")."""
+    """The package with its dependent repository and organization counts (every recorded
+    edge whose owner is not deleted, without the `/dependents` filters; maintained at
+    ingestion), a per-dependency-type breakdown, and when wump first and last saw it used.
+    An unknown package is a 404 that suggests close matches ("did you mean")."""
     package = await service.resolve(session, ecosystem, name)
     return await _detail_response(request, session, cache, resources, package)
 

@@ -34,8 +34,12 @@ class PackageSummary(BaseModel):
 
 
 class PackageCounts(BaseModel):
+    """Maintained counters, updated with every ingestion (no edge is counted per request)."""
+
     dependent_repositories_count: int = Field(
-        description="Repositories that depend on the package (every recorded edge).",
+        description="Repositories that depend on the package: every recorded edge (any "
+        "dependency type, forks and archived repositories included) whose owner is not "
+        "deleted. The `/dependents` filters do not apply.",
         examples=[1520],
     )
     dependent_organizations_count: int = Field(
@@ -48,10 +52,14 @@ class PackageListItem(PackageSummary, PackageCounts):
 
 
 class PackageDetail(PackageSummary, PackageCounts):
-    """A package and how much it is used."""
+    """A package and how much it is used.
+
+    The counts are maintained counters; `dependency_types` and the first/last seen
+    times are read from the edges themselves (the body is cached per package).
+    """
 
     dependency_types: dict[str, int] = Field(
-        description="Dependent repositories per dependency type.",
+        description="Dependent repositories per dependency type (owners not deleted).",
         examples=[{"runtime": 1400, "development": 100, "test": 20}],
     )
     first_seen_at: datetime | None = Field(
@@ -157,8 +165,12 @@ class DependentsPage(BaseModel):
     """The organizations that depend on a package, best sponsorship prospects first."""
 
     package: PackageSummary
-    total_organizations: int = Field(description="Organizations matching the filters.")
-    total_repositories: int = Field(description="Their repositories matching the filters.")
+    total_organizations: int = Field(
+        description="Organizations matching the filters (exact, over all pages)."
+    )
+    total_repositories: int = Field(
+        description="Their repositories matching the filters (exact, over all pages)."
+    )
     total: int = Field(description="The same as `total_organizations` (the list envelope).")
     limit: int = Field(examples=[50])
     next_cursor: str | None = Field(
@@ -229,6 +241,22 @@ class DependentFilters(BaseModel):
         if not chosen:
             return DEFAULT_DEPENDENCY_TYPES
         return frozenset(DependencyType(choice.value) for choice in chosen)
+
+    def selects_ranked_view(self) -> bool:
+        """Whether the repositories that count are the ranked view's (the defaults).
+
+        Only owner-level filters (`kind`, `exclude_owner`, `include_package_owner`) may
+        differ: those pick whole owners, so precomputed per-owner rows still answer.
+        """
+        return not (
+            self.min_stars
+            or self.language
+            or self.pushed_after is not None
+            or self.include_forks
+            or self.include_archived
+            or self.direct_only
+            or self.dependency_types() != DEFAULT_DEPENDENCY_TYPES
+        )
 
     def normalized(self) -> dict[str, object]:
         """A canonical form, so equivalent filters share cache keys and cursors."""

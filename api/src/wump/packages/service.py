@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from urllib.parse import quote, unquote
 
+from sqlalchemy import Subquery
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wump.core.cache import Cache
@@ -236,7 +237,11 @@ def _as_of(cursor: Cursor | None) -> date:
 async def dependents(
     session: AsyncSession, package: Package, query: DependentsQuery, *, settings: Settings
 ) -> DependentsPage:
-    """One page of the organizations that depend on `package`, ranked by `query.sort`."""
+    """One page of the organizations that depend on `package`, ranked by `query.sort`.
+
+    The ranked view (default filters, narrowed at most by owner) is read from the
+    precomputed `dependent_owners` rows; any other filter groups the edges live.
+    """
     repository = PackageRepository(session)
     scope = query.scope(package.id)
     cursor = page_cursor(
@@ -244,20 +249,25 @@ async def dependents(
     )
     as_of = _as_of(cursor)
     scorer = Scorer(settings.scoring, datetime.combine(as_of, time(), tzinfo=UTC))
-    conditions = statements.edge_conditions(
-        package.id, query.filters, excluded_logins(package, query.filters)
-    )
-    aggregates = statements.per_organization(conditions)
-    ranked = statements.ranked_organizations(aggregates, scorer)
+    excluded = excluded_logins(package, query.filters)
+    if uses_rollup(query.filters):
+        ranked, (organizations, repositories) = await _rollup_source(
+            repository, package, query.filters, excluded
+        )
+    else:
+        ranked, (organizations, repositories) = await _live_source(
+            repository, package, query.filters, excluded, scorer
+        )
     keyset = statements.dependents_keyset(ranked, query.sort)
-    organizations, repositories = await repository.dependents_totals(aggregates)
     rows = await repository.page(ranked, keyset, cursor, query.page.limit)
     page, next_cursor = split_page(
         rows, limit=query.page.limit, keyset=keyset, scope=scope, context={"as_of": str(as_of)}
     )
-    owner_ids = [row["organization_id"] for row in page]
     nested = await repository.top_repositories(
-        conditions, owner_ids, query.repositories_per_organization
+        package.id,
+        statements.repository_conditions(query.filters),
+        [row["organization_id"] for row in page],
+        query.repositories_per_organization,
     )
     return DependentsPage(
         package=summary(package),
@@ -268,6 +278,63 @@ async def dependents(
         next_cursor=next_cursor,
         dependents=_dependents(page, _group(nested), scorer),
     )
+
+
+def uses_rollup(filters: DependentFilters) -> bool:
+    """Whether the precomputed rows answer: only owner-level filters are set.
+
+    The one switch between the two paths, so tests can force the live one.
+    """
+    return filters.selects_ranked_view()
+
+
+async def _rollup_source(
+    repository: PackageRepository,
+    package: Package,
+    filters: DependentFilters,
+    excluded: set[str],
+) -> tuple[Subquery, tuple[int, int]]:
+    conditions = statements.rollup_conditions(package.id, filters, excluded)
+    return statements.rollup_organizations(conditions), await ranked_totals(
+        repository, package, filters, excluded
+    )
+
+
+async def _live_source(
+    repository: PackageRepository,
+    package: Package,
+    filters: DependentFilters,
+    excluded: set[str],
+    scorer: Scorer,
+) -> tuple[Subquery, tuple[int, int]]:
+    aggregates = statements.per_organization(
+        statements.edge_conditions(package.id, filters, excluded)
+    )
+    return statements.ranked_organizations(aggregates, scorer), await repository.dependents_totals(
+        aggregates
+    )
+
+
+async def ranked_totals(
+    repository: PackageRepository,
+    package: Package,
+    filters: DependentFilters,
+    excluded: set[str],
+) -> tuple[int, int]:
+    """(organizations, repositories) of the ranked view under owner-level filters.
+
+    The package's counters minus the excluded owners' rows; a `kind` filter counts
+    the package's rollup rows instead (one per owner, never the edges).
+    """
+    if filters.kind is not None:
+        return await repository.rollup_totals(
+            statements.rollup_conditions(package.id, filters, excluded)
+        )
+    organizations, repositories = await repository.ranked_counters(package.id)
+    excluded_organizations, excluded_repositories = await repository.excluded_share(
+        package.id, excluded
+    )
+    return organizations - excluded_organizations, repositories - excluded_repositories
 
 
 def _group(rows: Sequence[Mapping[Any, Any]]) -> dict[int, list[DependentRepository]]:
@@ -335,15 +402,24 @@ async def dependent_repositories(
     sort: RepositorySort,
     page: PageParams,
 ) -> Page[DependentRepositoryItem]:
-    """One page of the repositories that depend on `package`, flat."""
+    """One page of the repositories that depend on `package`, flat.
+
+    `sort=stars` reads the `(package_id, stars, repository_id)` index backward and
+    judges each edge as it goes. The total comes from the counters under the ranked
+    view's filters (see `ranked_totals`), and from counting the edges otherwise.
+    """
     repository = PackageRepository(session)
     scope = query_scope("repositories", package.id, filters.normalized(), sort)
+    excluded = excluded_logins(package, filters)
     rows_source = statements.dependent_repositories(
-        statements.edge_conditions(package.id, filters, excluded_logins(package, filters))
+        statements.edge_conditions(package.id, filters, excluded)
     )
     keyset = statements.repositories_keyset(rows_source, sort)
     cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
-    total = await repository.count(rows_source)
+    if uses_rollup(filters):
+        _, total = await ranked_totals(repository, package, filters, excluded)
+    else:
+        total = await repository.count(rows_source)
     rows = await repository.page(rows_source, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
     return Page[DependentRepositoryItem](
@@ -361,12 +437,13 @@ async def dependent_repositories(
 
 
 async def detail(session: AsyncSession, package: Package) -> PackageDetail:
+    """The package with its counters; the per-type breakdown and dates read its edges."""
     repository = PackageRepository(session)
     usage = await repository.usage(package.id)
     return PackageDetail(
         **summary(package).model_dump(),
-        dependent_repositories_count=usage["repositories"],
-        dependent_organizations_count=usage["organizations"],
+        dependent_repositories_count=package.dependent_repositories_count,
+        dependent_organizations_count=package.dependent_organizations_count,
         dependency_types=await repository.usage_by_type(package.id),
         first_seen_at=usage["first_seen_at"],
         last_seen_at=usage["last_seen_at"],
@@ -387,7 +464,7 @@ async def list_packages(
     if q:
         matches, _ = text_match([Package.name, Package.normalized_name], search_terms(q))
         conditions.append(matches)
-    listing = statements.package_listing(ecosystem, conditions, sort)
+    listing = statements.package_listing(ecosystem, conditions)
     keyset = statements.package_keyset(listing, sort)
     scope = query_scope("packages", ecosystem, (q or "").lower(), sort)
     cursor = page_cursor(page, scope=scope, kinds=keyset.kinds)
@@ -395,23 +472,20 @@ async def list_packages(
     rows = await repository.page(listing, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
     return Page[PackageListItem](
-        items=await list_items(repository, items),
+        items=list_items(items),
         total=total,
         limit=page.limit,
         next_cursor=next_cursor,
     )
 
 
-async def list_items(
-    repository: PackageRepository, rows: Sequence[Mapping[Any, Any]]
-) -> list[PackageListItem]:
-    """Package rows with their dependent counts (fetched for these rows only)."""
-    counts = await repository.counts_for([row["id"] for row in rows])
+def list_items(rows: Sequence[Mapping[Any, Any]]) -> list[PackageListItem]:
+    """Package rows with their counters (`PACKAGE_COUNTERS`)."""
     return [
         PackageListItem(
             **summary(row).model_dump(),
-            dependent_repositories_count=counts.get(row["id"], (0, 0))[0],
-            dependent_organizations_count=counts.get(row["id"], (0, 0))[1],
+            dependent_repositories_count=row["dependent_repositories_count"],
+            dependent_organizations_count=row["dependent_organizations_count"],
         )
         for row in rows
     ]

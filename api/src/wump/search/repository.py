@@ -6,14 +6,17 @@ from wump.core.pagination import Keyset, SortKey
 from wump.ingest.identity import Ecosystem
 from wump.models import Organization, Package
 from wump.organizations.repository import SUMMARY_COLUMNS
-from wump.packages.repository import PACKAGE_COLUMNS
+from wump.packages.repository import PACKAGE_COLUMNS, PACKAGE_COUNTERS
 from wump.search.matching import search_terms, text_match
 
 
 def package_matches(q: str, ecosystem: Ecosystem | None) -> Subquery:
     matches, rank = text_match([Package.name, Package.normalized_name], search_terms(q))
     statement = select(
-        *PACKAGE_COLUMNS, func.lower(Package.name).label("name_key"), rank.label("rank")
+        *PACKAGE_COLUMNS,
+        *PACKAGE_COUNTERS,
+        func.lower(Package.name).label("name_key"),
+        rank.label("rank"),
     ).where(matches)
     if ecosystem is not None:
         statement = statement.where(Package.ecosystem == ecosystem.value)

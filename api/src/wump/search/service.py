@@ -25,7 +25,7 @@ async def packages(
     rows = await repository.page(matches, keyset, cursor, page.limit)
     items, next_cursor = split_page(rows, limit=page.limit, keyset=keyset, scope=scope)
     return Page[PackageListItem](
-        items=await package_service.list_items(repository, items),
+        items=package_service.list_items(items),
         total=total,
         limit=page.limit,
         next_cursor=next_cursor,

@@ -9,7 +9,11 @@ from wump.models import DependencySource
 class EcosystemStats(BaseModel):
     ecosystem: Ecosystem
     packages: int = Field(examples=[120400])
-    dependencies: int = Field(description="Dependency edges to its packages.", examples=[2100000])
+    dependencies: int = Field(
+        description="Repositories depending on its packages: the sum of the packages' "
+        "`dependent_repositories_count` (edges whose owner is not deleted).",
+        examples=[2100000],
+    )
 
 
 class SourceStats(BaseModel):
@@ -26,7 +30,11 @@ class Stats(BaseModel):
     packages: int = Field(examples=[310000])
     organizations: int = Field(description="Owners: organizations and users.", examples=[91000])
     repositories: int = Field(examples=[640000])
-    dependencies: int = Field(description="Repository-to-package edges.", examples=[5200000])
+    dependencies: int = Field(
+        description="Repository-to-package edges, all of them (deleted owners' included "
+        "until they are purged).",
+        examples=[5200000],
+    )
     by_ecosystem: list[EcosystemStats]
     by_source: list[SourceStats]
     last_ingested_at: datetime | None = Field(
