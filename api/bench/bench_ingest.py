@@ -36,6 +36,7 @@ from wump.core.cache import Cache, MemoryBackend
 from wump.core.config import Settings
 from wump.core.db import commit, create_engine, create_sessionmaker
 from wump.ingest.identity import Ecosystem, normalize_name
+from wump.ingest.initial import deferred_edge_indexes
 from wump.ingest.loader import Loader, RepositoryRef, Snapshot
 from wump.ingest.parsers import ParsedDependency
 from wump.models import Dependency, DependencySource, DependencyType, OwnerKind, Package
@@ -297,13 +298,15 @@ async def load(settings: Settings, workload: Workload, edges_per_batch: int) -> 
     failures: list[str] = []
     try:
         started = time.perf_counter()
+        # As `wump ingest` runs: edge indexes built after an initial load, rollups
+        # refreshed once after the last batch.
         async with sessionmaker() as session:
-            # As `wump ingest` runs: rollups refreshed once, after the last batch.
             loader = Loader(session, cache=cache, defer_rollups=True)
-            for batch in batches(workload.snapshots, edges_per_batch):
-                stats = await loader.load(batch)
-                failures += stats.failures
-                await commit(session)
+            async with deferred_edge_indexes(engine):
+                for batch in batches(workload.snapshots, edges_per_batch):
+                    stats = await loader.load(batch)
+                    failures += stats.failures
+                    await commit(session)
             await loader.finish()
             await commit(session)
         elapsed = time.perf_counter() - started

@@ -58,7 +58,8 @@ def upgrade() -> None:
             ["package_id", "stars", "repository_id"],
         )
         batch.create_index(
-            "ix_dependencies_package_id_owner_id_stars", ["package_id", "owner_id", "stars"]
+            "ix_dependencies_package_id_owner_id_stars_repository_id",
+            ["package_id", "owner_id", "stars", "repository_id"],
         )
 
     for name in _PACKAGE_COUNTERS:
@@ -98,7 +99,7 @@ def downgrade() -> None:
         # Not `op.drop_column`: on SQLite it would rebuild (and so empty) the table.
         op.execute(sa.text(f"ALTER TABLE packages DROP COLUMN {name}"))
     with op.batch_alter_table("dependencies") as batch:
-        batch.drop_index("ix_dependencies_package_id_owner_id_stars")
+        batch.drop_index("ix_dependencies_package_id_owner_id_stars_repository_id")
         batch.drop_index("ix_dependencies_package_id_stars_repository_id")
         batch.create_index(
             "ix_dependencies_package_id_repository_id", ["package_id", "repository_id"]

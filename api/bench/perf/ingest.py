@@ -13,6 +13,7 @@ from bench.perf.graph import Graph
 from wump.core.cache import Cache, MemoryBackend
 from wump.core.config import Settings
 from wump.core.db import commit, create_engine, create_sessionmaker
+from wump.ingest.initial import deferred_edge_indexes
 from wump.ingest.loader import Loader, LoadStats, Snapshot
 
 TABLES = ("owners", "organizations", "repositories", "packages", "dependencies")
@@ -55,13 +56,15 @@ async def load(
     total = LoadStats()
     try:
         started = time.perf_counter()
+        # As `wump ingest` runs: edge indexes built after an initial load, rollups
+        # refreshed once after the last batch.
         async with create_sessionmaker(engine)() as session:
             cache = Cache(MemoryBackend(max_entries=100_000))
-            # As `wump ingest` runs: rollups refreshed once, after the last batch.
             loader = Loader(session, cache=cache, defer_rollups=True)
-            for batch in batches(snapshots, edges_per_batch):
-                total.add(await loader.load(batch))
-                await commit(session)
+            async with deferred_edge_indexes(engine):
+                for batch in batches(snapshots, edges_per_batch):
+                    total.add(await loader.load(batch))
+                    await commit(session)
             await loader.finish()
             await commit(session)
         elapsed = time.perf_counter() - started

@@ -476,9 +476,7 @@ class Loader:
             await rollups.refresh(pairs)
         else:
             await rollups.refresh_packages(packages)
-        bump = _Written(package_ids=packages)
-        if session is None:
-            self._bump_after_commit(bump)
+        self._bump_after_commit(_Written(package_ids=packages), session)
         return len(packages)
 
     def _tick(self) -> datetime:
@@ -1093,7 +1091,7 @@ class Loader:
         self._bump_after_commit(_Written(package_ids=ids))
         return len(ids)
 
-    def _bump_after_commit(self, written: _Written) -> None:
+    def _bump_after_commit(self, written: _Written, session: AsyncSession | None = None) -> None:
         cache = self.cache
         if cache is None or not (written.package_ids or written.organization_ids):
             return
@@ -1103,7 +1101,7 @@ class Loader:
             await cache.bump("package", packages)
             await cache.bump("organization", organizations)
 
-        after_commit(self.session, bump)
+        after_commit(session or self.session, bump)
 
 
 def _repository_rows(

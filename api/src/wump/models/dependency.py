@@ -23,7 +23,7 @@ class Dependency(Base):
         Index(None, "package_id", "stars", "repository_id"),
         # One owner's edges of a package: the repositories nested in a dependents page,
         # and the rows a rollup refresh reads.
-        Index(None, "package_id", "owner_id", "stars"),
+        Index(None, "package_id", "owner_id", "stars", "repository_id"),
     )
 
     repository_id: Mapped[int] = mapped_column(

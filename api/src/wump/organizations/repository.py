@@ -153,7 +153,7 @@ class OrganizationRepository:
             .where(Dependency.package_id.in_(package_ids), Dependency.owner_id == owner_id)
             .group_by(Dependency.package_id)
         )
-        return dict((await self.session.execute(statement)).tuples().all())
+        return {row[0]: row[1] for row in await self.session.execute(statement)}
 
     async def known_repositories(self, owner_id: int) -> int:
         statement = select(func.count()).where(Repository.owner_id == owner_id)

@@ -481,8 +481,8 @@ def _top_per_owner_lateral(
     owner_ids: Sequence[int],
     per_owner: int,
 ) -> Select[*tuple[Any, ...]]:
-    """PostgreSQL: per owner, a backward scan of `(package_id, owner_id, stars)` that stops
-    after `per_owner` matches, however many edges the owner has."""
+    """PostgreSQL: per owner, a backward scan of `(package_id, owner_id, stars,
+    repository_id)` that stops after `per_owner` matches, however many edges the owner has."""
     owners = values(column("owner_id", BigInteger), name="page_owners").data(
         [(owner_id,) for owner_id in owner_ids]
     )

@@ -9,6 +9,7 @@ from wump.core import migrations
 from wump.core.config import ScoringWeights, Settings
 from wump.core.db import create_engine, create_sessionmaker, session_scope
 from wump.core.logging import configure_logging
+from wump.ingest.initial import restore_edge_indexes
 from wump.rollups.service import Rollups
 
 # The revision that introduced `dependent_owners`: a database migrated across it has
@@ -22,9 +23,11 @@ app = typer.Typer(
 
 
 async def upgrade(engine: AsyncEngine, weights: ScoringWeights) -> str | None:
-    """Apply pending migrations; fill the rollups when this run created them for old data."""
+    """Apply pending migrations; fill the rollups when this run created them for old data,
+    and restore edge indexes that a killed initial load left off."""
     before = await migrations.current_revision(engine)
     await migrations.upgrade(engine)
+    await restore_edge_indexes(engine)
     if before is not None and before < ROLLUPS_REVISION:
         await _run(engine, weights, rebuild=True)
     return await migrations.current_revision(engine)

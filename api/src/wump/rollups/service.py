@@ -120,7 +120,8 @@ class Rollups:
             Dependency.owner_id,
             func.count().label("edges"),
             func.coalesce(func.sum(case((ranked, 1), else_=0)), 0).label("repositories"),
-            func.coalesce(func.sum(case((ranked, Repository.stars), else_=0)), 0).label("stars"),
+            # The edge's copy of the stars: what reads sort and sum by.
+            func.coalesce(func.sum(case((ranked, Dependency.stars), else_=0)), 0).label("stars"),
             func.max(case((ranked, Repository.pushed_at))).label("last_pushed_at"),
         )
         if pairs is not None:

@@ -90,7 +90,7 @@ async def test_a_completed_run_is_recorded_with_its_counts_and_failures(
     assert execution.meta["failures"] == ["two/package.json:3: invalid JSON"]
     assert not summary.ok
     counts = select(Package.normalized_name, Package.dependent_repositories_count)
-    assert dict((await session.execute(counts)).tuples().all()) == {"httpx": 2, "rich": 1}
+    assert {row[0]: row[1] for row in await session.execute(counts)} == {"httpx": 2, "rich": 1}
 
 
 async def test_a_run_that_breaks_is_recorded_as_failed_and_keeps_earlier_batches(

@@ -10,16 +10,18 @@ line; the run goes on, and what earlier batches stored stays stored.
 import asyncio
 from collections import Counter
 from collections.abc import Iterator
+from contextlib import AbstractAsyncContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 
 from wump.core.cache import Cache
 from wump.core.config import ScoringWeights
 from wump.core.db import commit, session_scope
 from wump.core.progress import Progress
+from wump.ingest.initial import deferred_edge_indexes
 from wump.ingest.loader import Loader, LoadStats, PackageMetadata, RepositoryRef, Snapshot
 from wump.jobs import executions
 from wump.models import DependencySource
@@ -137,10 +139,12 @@ async def run(
     summary = IngestSummary()
     loader: Loader | None = None
     try:
-        async with session_scope(sessionmaker) as session:
+        async with _initial_load(sessionmaker), session_scope(sessionmaker) as session:
             loader = Loader(session, cache=cache, weights=weights, defer_rollups=True)
             await _load_all(session, loader, source, summary, progress)
-            await loader.finish()
+        # After the indexes are back: a small run refreshes its pairs through them.
+        async with session_scope(sessionmaker) as session:
+            await loader.finish(session)
     except BaseException as exc:
         if loader is not None:
             await _finish_rollups(sessionmaker, loader)
@@ -154,6 +158,17 @@ async def run(
             metadata=summary.metadata(source.source),
         )
     return summary
+
+
+def _initial_load(
+    sessionmaker: async_sessionmaker[AsyncSession],
+) -> AbstractAsyncContextManager[bool]:
+    """Edge indexes built after the load when the graph is empty (`initial.py`); only for
+    a sessionmaker bound to an engine, never inside a caller's open transaction."""
+    bind = sessionmaker.kw.get("bind")
+    if isinstance(bind, AsyncEngine):
+        return deferred_edge_indexes(bind)
+    return nullcontext(False)
 
 
 async def _finish_rollups(sessionmaker: async_sessionmaker[AsyncSession], loader: Loader) -> None:
