@@ -1,6 +1,7 @@
 """Enumerations stored as plain strings, so both databases and migrations stay simple."""
 
 from enum import StrEnum
+from functools import cache
 
 
 class OwnerKind(StrEnum):
@@ -35,11 +36,20 @@ class DependencySource(StrEnum):
 
     @property
     def bit(self) -> int:
-        return 1 << list(DependencySource).index(self)
+        return _SOURCE_BITS[self]
 
     @classmethod
     def from_mask(cls, mask: int) -> list["DependencySource"]:
-        return [source for source in cls if mask & source.bit]
+        # Every nested repository of a page is decoded: a lookup, not a loop over the enum.
+        return list(_sources_of(mask))
+
+
+_SOURCE_BITS = {source: 1 << index for index, source in enumerate(DependencySource)}
+
+
+@cache
+def _sources_of(mask: int) -> tuple[DependencySource, ...]:
+    return tuple(source for source, bit in _SOURCE_BITS.items() if mask & bit)
 
 
 class ApiKeyTier(StrEnum):

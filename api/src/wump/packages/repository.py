@@ -26,16 +26,16 @@ from sqlalchemy import (
     RowMapping,
     Select,
     Subquery,
+    bindparam,
     case,
     cast,
-    column,
     func,
     literal,
     select,
     true,
     update,
-    values,
 )
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -483,9 +483,10 @@ def _top_per_owner_lateral(
 ) -> Select[*tuple[Any, ...]]:
     """PostgreSQL: per owner, a backward scan of `(package_id, owner_id, stars,
     repository_id)` that stops after `per_owner` matches, however many edges the owner has."""
-    owners = values(column("owner_id", BigInteger), name="page_owners").data(
-        [(owner_id,) for owner_id in owner_ids]
-    )
+    # unnest() of one array parameter, not VALUES: a VALUES list is literal SQL, so the
+    # statement would be compiled anew for every page (milliseconds each).
+    ids = bindparam("page_owner_ids", list(owner_ids), type_=postgresql.ARRAY(BigInteger))
+    owners = func.unnest(ids).table_valued("owner_id").render_derived(name="page_owners")
     top = (
         _nested_edges(package_id, [*conditions, Dependency.owner_id == owners.c.owner_id])
         .order_by(*_NESTED_ORDER)
