@@ -292,7 +292,7 @@ async def schema_floor(url: str) -> float:
 
 
 async def load(settings: Settings, workload: Workload, edges_per_batch: int) -> float:
-    engine = create_engine(settings)
+    engine = create_engine(settings, statement_timeout=None)
     sessionmaker = create_sessionmaker(engine)
     cache = Cache(MemoryBackend(max_entries=1_000_000))
     failures: list[str] = []

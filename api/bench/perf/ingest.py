@@ -52,7 +52,7 @@ async def load(
     settings: Settings, snapshots: Sequence[Snapshot], edges_per_batch: int
 ) -> tuple[float, LoadStats]:
     """Seconds to load `snapshots` batch by batch, one commit per batch, as `wump ingest` does."""
-    engine = create_engine(settings)
+    engine = create_engine(settings, statement_timeout=None)
     total = LoadStats()
     try:
         started = time.perf_counter()

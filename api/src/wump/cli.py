@@ -33,7 +33,7 @@ app.command("scheduler")(scheduler_command)
 
 
 async def _migrate(settings: Settings) -> str | None:
-    engine = create_engine(settings)
+    engine = create_engine(settings, statement_timeout=None)
     try:
         return await rollups.upgrade(engine, settings.scoring)
     finally:

@@ -41,7 +41,15 @@ def is_memory_sqlite(url: str) -> bool:
     return ":memory:" in url or url.rstrip("/").endswith(":")
 
 
-def create_engine(settings: Settings) -> AsyncEngine:
+# What a statement may take on the API's path before the driver gives up on it.
+REQUEST_STATEMENT_TIMEOUT = 60.0
+
+
+def create_engine(
+    settings: Settings, *, statement_timeout: float | None = REQUEST_STATEMENT_TIMEOUT
+) -> AsyncEngine:
+    """The engine for `settings`. Bulk commands pass `statement_timeout=None`: rebuilding
+    the rollups of ten million edges is one statement of a few minutes."""
     url = settings.database_url
     kwargs: dict[str, Any] = {"echo": settings.database_echo}
     if is_memory_sqlite(url):
@@ -58,7 +66,7 @@ def create_engine(settings: Settings) -> AsyncEngine:
             # on a PostgreSQL that is down.
             "connect_args": {
                 "timeout": 5,
-                "command_timeout": 60,
+                "command_timeout": statement_timeout,
                 # The graph is heavily skewed (a few packages and owners hold most
                 # edges) and asyncpg prepares statements: after five runs PostgreSQL
                 # may switch to a generic plan that suits small packages and ruins

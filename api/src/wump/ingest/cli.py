@@ -211,7 +211,7 @@ def _ingest(make_source: Any) -> None:
 
 
 async def _run(settings: Settings, source: Source) -> IngestSummary:
-    engine = create_engine(settings)
+    engine = create_engine(settings, statement_timeout=None)
     cache = build_cache(settings)
     try:
         await rollups.upgrade(engine, settings.scoring)

@@ -5,6 +5,7 @@ follows it so that `Flask_SQLAlchemy` and `flask-sqlalchemy` are one package on
 PyPI, while `github.com/Foo/bar` and `github.com/foo/bar` stay two Go modules.
 """
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -101,6 +102,23 @@ def _split(ecosystem: Ecosystem, name: str) -> tuple[str | None, str]:
     return None, name
 
 
+# Lower-case letters, digits and `.-_`: characters a purl keeps as they are, and that no
+# purl type's name rule changes (pypi's `_` never survives PEP 503 normalization).
+_PLAIN = re.compile(r"[a-z0-9][a-z0-9._-]*")
+
+
+def purl_of(ecosystem: Ecosystem, namespace: str | None, name: str) -> str:
+    """`pkg:type/namespace/name`. Most names are plain and need no encoding, so they skip
+    packageurl-python's two normalization passes (80 µs a name: minutes for 2M names);
+    a test holds the two equal."""
+    segments = [*(namespace.split("/") if namespace else ()), name]
+    if all(_PLAIN.fullmatch(segment) for segment in segments) and not (
+        ecosystem is Ecosystem.PYPI and "_" in name
+    ):
+        return f"pkg:{ecosystem.value}/{'/'.join(segments)}"
+    return PackageURL(type=ecosystem.value, namespace=namespace, name=name).to_string()
+
+
 @dataclass(frozen=True, slots=True)
 class PackageIdentity:
     """A package's identity. Look packages up by (ecosystem, normalized_name)."""
@@ -119,7 +137,7 @@ class PackageIdentity:
         namespace, short = _split(
             eco, name.strip().lower() if eco is Ecosystem.CARGO else normalized
         )
-        purl = PackageURL(type=eco.value, namespace=namespace, name=short).to_string()
+        purl = purl_of(eco, namespace, short)
         return cls(ecosystem=eco, name=name.strip(), normalized_name=normalized, purl=purl)
 
     @classmethod

@@ -64,7 +64,8 @@ class WorkerResources:
         # at import time.
         from wump.main import build_cache, build_http_client
 
-        engine = create_engine(settings)
+        # A job may run as long as JOB_TIMEOUT_SECONDS, and so may its statements.
+        engine = create_engine(settings, statement_timeout=settings.job_timeout_seconds)
         http = build_http_client(settings)
         return cls(
             settings=settings,

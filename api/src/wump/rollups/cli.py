@@ -40,7 +40,7 @@ async def _run(engine: AsyncEngine, weights: ScoringWeights, *, rebuild: bool) -
 
 
 async def _command(settings: Settings, *, rebuild: bool) -> int:
-    engine = create_engine(settings)
+    engine = create_engine(settings, statement_timeout=None)
     try:
         await migrations.upgrade(engine)
         return await _run(engine, settings.scoring, rebuild=rebuild)

@@ -32,13 +32,16 @@ from sqlalchemy import (
     and_,
     case,
     delete,
+    exists,
     func,
     literal,
     select,
+    text,
     tuple_,
     update,
 )
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
 from wump.core.bulk import BulkWriter, stage_table
 from wump.core.config import ScoringWeights
@@ -312,6 +315,20 @@ class Rollups:
         await self.bulk.refresh_statistics(stage)
         return await self._recompute(select(stage.c.package_id))
 
+    async def _empty(self) -> bool:
+        return not await self.session.scalar(select(exists().select_from(_ROLLUPS)))
+
+    async def _drop_indexes(self) -> None:
+        for index in _ROLLUPS.indexes:
+            await self.session.execute(DropIndex(index))
+        await self.session.execute(DropConstraint(_ROLLUPS.primary_key))
+
+    async def _create_indexes(self) -> None:
+        await self.session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+        await self.session.execute(AddConstraint(_ROLLUPS.primary_key))
+        for index in sorted(_ROLLUPS.indexes, key=lambda index: str(index.name)):
+            await self.session.execute(CreateIndex(index))
+
     async def _recompute(self, packages: Select[Any] | None) -> int:
         """Replace the rows and counters of `packages` (a select of ids), or of all."""
         d = DependentOwner
@@ -322,10 +339,18 @@ class Rollups:
         await self.session.execute(
             delete(d).where(*only(d.package_id)).execution_options(synchronize_session=False)
         )
+        # Filling an empty table, its indexes are built afterwards: a sort each, not a
+        # random B-tree insert per row. The DDL locks the table until the caller commits,
+        # which only a rebuild or an initial load (nothing to read yet) does.
+        rebuild_indexes = self.bulk.postgres and await self._empty()
+        if rebuild_indexes:
+            await self._drop_indexes()
         written = await self.session.execute(
             self._insert(self.computed(*only(Dependency.package_id)))
         )
         rows = int(getattr(written, "rowcount", 0) or 0)
+        if rebuild_indexes:
+            await self._create_indexes()
         await self.bulk.refresh_statistics(_ROLLUPS)
         await self.session.execute(
             update(Package)
