@@ -220,12 +220,32 @@ async def test_rescore_takes_recent_points_off_when_the_push_ages_out(
     assert await later.rescore_stale() == 0
 
 
-@pytest.mark.parametrize("pending_pairs", [200_000, 1])
+@pytest.mark.parametrize(
+    ("pending_pairs", "pair_cost", "whole_packages"),
+    [
+        (1_000_000, 0, False),  # pairs are cheap: they are refreshed one by one
+        (1_000_000, 1_000, True),  # pairs cost more than these packages' edges
+        (1, 0, True),  # the run outgrew the pairs it may remember
+    ],
+)
 async def test_a_deferred_run_ends_exact_by_pairs_or_by_packages(
-    session: AsyncSession, monkeypatch: pytest.MonkeyPatch, pending_pairs: int
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+    pending_pairs: int,
+    pair_cost: int,
+    whole_packages: bool,
 ) -> None:
-    # 1: the run outgrows the pairs it may remember and recomputes whole packages.
+    recomputed: list[int] = []
+    original = Rollups.refresh_packages
+
+    async def spy(self: Rollups, package_ids: Any) -> int:
+        recomputed.extend(package_ids)
+        return await original(self, package_ids)
+
+    monkeypatch.setattr(Rollups, "refresh_packages", spy)
     monkeypatch.setattr(loader_module, "_PENDING_PAIRS", pending_pairs)
+    monkeypatch.setattr(loader_module, "_PAIR_COST", pair_cost)
+    monkeypatch.setattr(loader_module, "_PENDING_CHUNK", 1)
     await Loader(session).load([snap("zed/old", [dep("httpx")], stars=3)])
     loader = Loader(session, defer_rollups=True)
     await loader.load(
@@ -238,6 +258,7 @@ async def test_a_deferred_run_ends_exact_by_pairs_or_by_packages(
     assert await counters(session, "httpx") == (1, 1, 1, 1)
 
     assert await loader.finish() == 2
+    assert bool(recomputed) is whole_packages
     assert await counters(session, "httpx") == (1, 1, 1, 1)  # zed dropped it, acme added it
     assert await counters(session, "rich") == (2, 2, 2, 2)
     await assert_same_as_rebuild(session)

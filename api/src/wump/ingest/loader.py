@@ -87,8 +87,11 @@ MAX_REPOSITORY_NAME = 255
 # Both databases cap bound parameters near 32k per statement.
 _MAX_IDS_PER_STATEMENT = 10_000
 # A deferred run remembers this many touched (package, owner) pairs; beyond that, it
-# recomputes the touched packages whole.
-_PENDING_PAIRS = 200_000
+# recomputes the touched packages whole. Pairs are refreshed this many at a time, and
+# preferred while each costs less than this many of their packages' edges.
+_PENDING_PAIRS = 1_000_000
+_PENDING_CHUNK = 200_000
+_PAIR_COST = 8
 # Identities are cached across batches; popular packages repeat in every batch.
 _IDENTITY_CACHE_SIZE = 500_000
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -396,7 +399,7 @@ class Loader:
         # pairs if they are few, else one pass over the touched packages' edges.
         self.defer_rollups = defer_rollups
         self.pending_packages: set[int] = set()
-        self._pending_pairs: set[Pair] | None = set()
+        self._pending_pairs: set[int] | None = set()
         self.cache = cache
         self.bulk = BulkWriter(session)
         # Scores in `dependent_owners` use the configured weights; the defaults are
@@ -456,7 +459,12 @@ class Loader:
             return
         self.pending_packages.update(package for package, _ in pairs)
         if self._pending_pairs is not None:
-            self._pending_pairs |= pairs
+            # One int per pair, a third of a tuple's memory; ids past 32 bits (never
+            # seen yet) just send the run to the whole-package refresh.
+            if any(package >> 32 or owner >> 32 for package, owner in pairs):
+                self._pending_pairs = None
+                return
+            self._pending_pairs.update(package << 32 | owner for package, owner in pairs)
             if len(self._pending_pairs) > _PENDING_PAIRS:
                 self._pending_pairs = None
 
@@ -472,8 +480,14 @@ class Loader:
         if not packages:
             return 0
         rollups = self.rollups if session is None else Rollups(session, self.rollups.weights)
-        if pairs is not None:
-            await rollups.refresh(pairs)
+        edges = await rollups.edges_of(packages)
+        # A pair costs an index probe or two, a package's edge a sequential read: pairs
+        # win unless they cover a good part of their packages' edges.
+        if pairs is not None and len(pairs) * _PAIR_COST <= edges:
+            ordered = sorted(pairs)
+            for start in range(0, len(ordered), _PENDING_CHUNK):
+                chunk = ordered[start : start + _PENDING_CHUNK]
+                await rollups.refresh({(code >> 32, code & 0xFFFFFFFF) for code in chunk})
         else:
             await rollups.refresh_packages(packages)
         self._bump_after_commit(_Written(package_ids=packages), session)

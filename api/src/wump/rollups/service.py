@@ -304,6 +304,14 @@ class Rollups:
         log.info("rollups_rebuilt", rows=rows)
         return rows
 
+    async def edges_of(self, package_ids: Collection[int]) -> int:
+        """How many edges these packages have, by their counters (to price a refresh)."""
+        total = 0
+        for chunk in _chunks(package_ids):
+            statement = select(func.coalesce(func.sum(Package.dependent_repositories_count), 0))
+            total += int(await self.session.scalar(statement.where(Package.id.in_(chunk))) or 0)
+        return total
+
     async def refresh_packages(self, package_ids: Collection[int]) -> int:
         """Recompute every row and counter of these packages in one pass over their edges.
 
