@@ -44,7 +44,6 @@ from wump.core.repository import Repository as BaseRepository
 from wump.ingest.identity import Ecosystem
 from wump.models import (
     Dependency,
-    DependencyType,
     DependentOwner,
     Organization,
     Package,
@@ -53,11 +52,11 @@ from wump.models import (
 from wump.models.base import UTCDateTime
 from wump.packages.schemas import DependentFilters, DependentSort, PackageSort, RepositorySort
 from wump.packages.scoring import ScoreInputs, Scorer
+from wump.rollups.service import NOT_RANKED_TYPES
 from wump.search.matching import like_any
 
 # Sorts "never pushed" last among descending dates without NULL handling per database.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_NOT_RUNTIME = (DependencyType.DEVELOPMENT.value, DependencyType.TEST.value)
 
 PACKAGE_COLUMNS = (
     Package.id,
@@ -170,7 +169,7 @@ def edges(conditions: Sequence[ColumnElement[bool]], *columns: Any) -> Select[*t
 
 def per_organization(conditions: Sequence[ColumnElement[bool]]) -> Subquery:
     """One row per owner: its matching repositories, their stars, last push, runtime use."""
-    runtime = case((Dependency.dependency_type.not_in(_NOT_RUNTIME), 1), else_=0)
+    runtime = case((Dependency.dependency_type.not_in(NOT_RANKED_TYPES), 1), else_=0)
     return (
         edges(
             conditions,
@@ -189,17 +188,8 @@ def ranked_organizations(per_owner: Subquery, scorer: Scorer) -> Subquery:
     recent = scorer.recent(per_owner.c.last_pushed_at).label("recent")
     aggregates = select(per_owner, recent).subquery("with_recent")
     a = aggregates.c
-    inputs = ScoreInputs(
-        repositories=a.repositories,
-        stars=a.stars,
-        recent=a.recent,
-        runtime=a.runtime,
-        kind=Organization.kind,
-        is_verified=Organization.is_verified,
-        company=Organization.company,
-        website_url=Organization.website_url,
-        has_sponsors_listing=Organization.has_sponsors_listing,
-        sponsors_others_count=Organization.sponsors_others_count,
+    inputs = ScoreInputs.joined_to_owner(
+        repositories=a.repositories, stars=a.stars, recent=a.recent, runtime=a.runtime
     )
     return (
         select(

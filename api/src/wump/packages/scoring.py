@@ -26,7 +26,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Float, and_, case, cast, func, literal, or_
 
 from wump.core.config import ScoringWeights
-from wump.models import OwnerKind
+from wump.models import Organization, OwnerKind
 from wump.packages.schemas import ScoreFactors
 
 
@@ -44,6 +44,24 @@ class ScoreInputs:
     website_url: Any
     has_sponsors_listing: Any
     sponsors_others_count: Any
+
+    @classmethod
+    def joined_to_owner(
+        cls, *, repositories: Any, stars: Any, recent: Any, runtime: Any
+    ) -> "ScoreInputs":
+        """SQL inputs for rows joined to `organizations`: the owner's columns from there."""
+        return cls(
+            repositories=repositories,
+            stars=stars,
+            recent=recent,
+            runtime=runtime,
+            kind=Organization.kind,
+            is_verified=Organization.is_verified,
+            company=Organization.company,
+            website_url=Organization.website_url,
+            has_sponsors_listing=Organization.has_sponsors_listing,
+            sponsors_others_count=Organization.sponsors_others_count,
+        )
 
 
 def _float(value: float) -> ColumnElement[float]:

@@ -143,17 +143,8 @@ class Rollups:
         )
         g = per_pair.c
         recent = self.scorer.recent(g.last_pushed_at)
-        inputs = ScoreInputs(
-            repositories=g.repositories,
-            stars=g.stars,
-            recent=recent,
-            runtime=literal(1),
-            kind=Organization.kind,
-            is_verified=Organization.is_verified,
-            company=Organization.company,
-            website_url=Organization.website_url,
-            has_sponsors_listing=Organization.has_sponsors_listing,
-            sponsors_others_count=Organization.sponsors_others_count,
+        inputs = ScoreInputs.joined_to_owner(
+            repositories=g.repositories, stars=g.stars, recent=recent, runtime=literal(1)
         )
         score = case((g.repositories > 0, self.scorer.expression(inputs)), else_=-1.0)
         return (
