@@ -22,7 +22,8 @@ SCALES = {
     "small": 100_000,
     "large": 10_000_000,
 }
-HOT_SHARE = 0.04
+# The shape: the hottest package near 400k dependents among 1M repositories.
+HOT_SHARE = 0.4
 SYLLABLES = (
     *("ka", "ri", "to", "mo", "na", "lu", "ze", "pi", "ra", "so", "ve", "li", "da", "no"),
     *("gu", "fi", "te", "ba", "co", "xe", "yo", "qua", "lin", "dex", "ser", "tor", "vel"),
