@@ -6,6 +6,7 @@ from sqlalchemy import Table, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from tests.builders import create_package
+from wump.core.bulk import BulkWriter
 from wump.core.cache import Cache
 from wump.core.db import commit, session_scope
 from wump.ingest import loader as loader_module
@@ -324,7 +325,7 @@ async def test_a_failure_mid_snapshot_keeps_the_other_repositories_and_nothing_h
     await commit(session)
     doomed: set[int] = set()
     real_upsert = loader_module.Loader._upsert_repositories
-    real_copy = loader_module.BulkWriter.copy
+    real_copy = BulkWriter.copy
 
     async def upsert(self: Loader, prepared: Any, owner_ids: Any, now: Any) -> Any:
         result = await real_upsert(self, prepared, owner_ids, now)
@@ -340,7 +341,7 @@ async def test_a_failure_mid_snapshot_keeps_the_other_repositories_and_nothing_h
         await real_copy(self, table, columns, rows)
 
     monkeypatch.setattr(loader_module.Loader, "_upsert_repositories", upsert)
-    monkeypatch.setattr(loader_module.BulkWriter, "copy", copy)
+    monkeypatch.setattr(BulkWriter, "copy", copy)
     stats = await loader.load(
         [
             snap("acme/before", [dep("rich")]),
