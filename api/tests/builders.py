@@ -4,7 +4,7 @@ import itertools
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wump.core.config import ScoringWeights
@@ -13,6 +13,7 @@ from wump.models import (
     Dependency,
     DependencySource,
     DependencyType,
+    DependentOwner,
     Organization,
     OwnerKind,
     Package,
@@ -154,3 +155,14 @@ async def create_registry_package(
         purl=identity.purl,
         **fields,
     )
+
+
+async def empty_graph(session: AsyncSession) -> None:
+    """Start from no graph at all, inside the test's own transaction (rolled back after it).
+
+    For tests that compare whole tables: in the integration lane, tests that run real
+    worker processes commit rows that every later test can see.
+    """
+    for model in (DependentOwner, Dependency, Repository, Package, Organization):
+        await session.execute(delete(model))
+    await session.flush()

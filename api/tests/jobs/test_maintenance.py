@@ -10,6 +10,7 @@ from tests.builders import (
     create_organization,
     create_registry_package,
     create_repository,
+    empty_graph,
 )
 from tests.jobs.conftest import Configure, RunJob, job_records
 from tests.jobs.network import FakeNetwork
@@ -214,6 +215,7 @@ async def test_cleanup_rerun_is_a_no_op(
 async def test_enrichment_rescores_the_owner_in_every_package(
     run_job: RunJob, session: AsyncSession, cache: Cache
 ) -> None:
+    await empty_graph(session)
     owner = await create_organization(session, login="home-assistant")
     package = await create_registry_package(session, name="aiohttp")
     repository = await create_repository(session, owner=owner, stars=50)
@@ -234,6 +236,7 @@ async def test_enrichment_rescores_the_owner_in_every_package(
 async def test_rescore_job_takes_aged_recent_points_off(
     run_job: RunJob, session: AsyncSession
 ) -> None:
+    await empty_graph(session)  # the job rescores every row there is
     pushed = utcnow() - timedelta(days=200)
     owner = await create_organization(session, login="acme")
     package = await create_registry_package(session, name="httpx")

@@ -40,7 +40,14 @@ from wump.models import ApiKey, ApiKeyTier, Dependency, DependencySource, JobExe
 pytestmark = [pytest.mark.redis, pytest.mark.postgres]
 
 KEY_NAME = "jobs-worker-process"
-GRAPH_TABLES = ("dependencies", "repositories", "organizations", "packages", "job_executions")
+GRAPH_TABLES = (
+    "dependent_owners",
+    "dependencies",
+    "repositories",
+    "organizations",
+    "packages",
+    "job_executions",
+)
 SBOM = r"/github/repos/acme/weather/dependency-graph/sbom"
 SBOM_PACKAGES = 12
 

@@ -7,6 +7,7 @@ import pytest
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from tests.builders import empty_graph
 from tests.ingest.test_loader import dep, snap
 from wump.core.config import ScoringWeights
 from wump.ingest import loader as loader_module
@@ -23,6 +24,14 @@ from wump.packages.scoring import Scorer
 from wump.rollups.service import Rollups, scored_as_of
 
 DEV = DependencyType.DEVELOPMENT
+
+
+@pytest.fixture(autouse=True)
+async def _no_other_graph(session: AsyncSession) -> None:
+    # These tests compare whole tables with a rebuild of all of them.
+    await empty_graph(session)
+
+
 PUSHED = datetime(2026, 11, 20, tzinfo=UTC)
 
 
