@@ -4,7 +4,7 @@ Staging tables are session-private (TEMPORARY), without indexes, and emptied
 before each use; set-based statements then merge them into the real tables.
 """
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, cast
 
 import asyncpg  # type: ignore[import-untyped]
@@ -15,9 +15,21 @@ from sqlalchemy.schema import CreateTable
 
 Row = tuple[Any, ...]
 
+# Both databases cap bound parameters near 32k per statement.
+MAX_IDS_PER_STATEMENT = 10_000
+# Index builds after a bulk load sort in memory up to this much, then spill to disk.
+INDEX_BUILD_MEMORY = "512MB"
+
 ANALYZE_AFTER_ROWS = 100
 
 _staging = MetaData()
+
+
+def id_chunks(ids: Iterable[int]) -> Iterable[list[int]]:
+    """Distinct ids, sorted, in lists small enough for one statement's `IN (...)`."""
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), MAX_IDS_PER_STATEMENT):
+        yield ordered[start : start + MAX_IDS_PER_STATEMENT]
 
 
 def stage_table(name: str, *columns: Column[Any]) -> Table:

@@ -27,7 +27,7 @@ same portable `INSERT ... SELECT ... ON CONFLICT` / `UPDATE ... FROM` on both.
 """
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -57,7 +57,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DBAPIError, IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from wump.core.bulk import BulkWriter, Row, stage_table
+from wump.core.bulk import BulkWriter, Row, id_chunks, stage_table
 from wump.core.cache import Cache
 from wump.core.config import ScoringWeights
 from wump.core.db import after_commit
@@ -84,8 +84,6 @@ MAX_PACKAGE_NAME = 512
 MAX_PURL = 1024
 MAX_LOGIN = 255
 MAX_REPOSITORY_NAME = 255
-# Both databases cap bound parameters near 32k per statement.
-_MAX_IDS_PER_STATEMENT = 10_000
 # A deferred run remembers this many touched (package, owner) pairs; beyond that, it
 # recomputes the touched packages whole. Pairs are refreshed this many at a time, and
 # preferred while each costs less than this many of their packages' edges.
@@ -348,12 +346,6 @@ _DEPENDENCIES = cast(Table, Dependency.__table__)
 _REPOSITORIES = cast(Table, Repository.__table__)
 _PACKAGES = cast(Table, Package.__table__)
 _ORGANIZATIONS = cast(Table, Organization.__table__)
-
-
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    ordered = sorted(ids)
-    for start in range(0, len(ordered), _MAX_IDS_PER_STATEMENT):
-        yield ordered[start : start + _MAX_IDS_PER_STATEMENT]
 
 
 def _matches(target: Table, stage: Table, keys: Sequence[str]) -> ColumnElement[bool]:
@@ -771,7 +763,7 @@ class Loader:
 
     async def _sync_edge_stars(self, repository_ids: set[int]) -> set[Pair]:
         """Copy changed repositories' stars onto their edges; returns the pairs to refresh."""
-        for chunk in _chunks(repository_ids):
+        for chunk in id_chunks(repository_ids):
             await self.session.execute(
                 update(Dependency)
                 .where(
@@ -932,12 +924,12 @@ class Loader:
         mixed = {id_ for id_, sources in sources_of.items() if len(sources) > 1}
         cleared: list[Pair] = []
         for source, ids in by_source.items():
-            for chunk in _chunks(ids):
+            for chunk in id_chunks(ids):
                 cleared += await self._clear(source, chunk, now)
-            for chunk in _chunks(ids & mixed):
+            for chunk in id_chunks(ids & mixed):
                 cleared += await self._clear_unreported_now(source, chunk)
         if cleared:
-            for chunk in _chunks(set().union(*by_source.values())):
+            for chunk in id_chunks(set().union(*by_source.values())):
                 await self.session.execute(
                     delete(Dependency)
                     .where(Dependency.repository_id.in_(chunk), Dependency.sources == 0)
@@ -978,7 +970,7 @@ class Loader:
 
     async def _recount_owners(self, owner_ids: set[int], now: datetime) -> None:
         """Recompute `total_repositories` / `total_stars` of these owners, set-based."""
-        for chunk in _chunks(owner_ids):
+        for chunk in id_chunks(owner_ids):
             totals = (
                 select(
                     Repository.owner_id,

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
-from wump.core.bulk import BulkWriter, stage_table
+from wump.core.bulk import INDEX_BUILD_MEMORY, BulkWriter, id_chunks, stage_table
 from wump.core.config import ScoringWeights
 from wump.models import (
     Dependency,
@@ -62,7 +62,6 @@ Pair = tuple[int, int]
 
 # The ranked view leaves these out (see `DEFAULT_DEPENDENCY_TYPES`).
 NOT_RANKED_TYPES = (DependencyType.DEVELOPMENT.value, DependencyType.TEST.value)
-_MAX_IDS = 10_000
 
 _STAGE_PAIRS = stage_table(
     "wump_stage_pairs", Column("package_id", BigInteger), Column("owner_id", BigInteger)
@@ -94,12 +93,6 @@ def ranked_edge() -> ColumnElement[bool]:
         Repository.is_archived.is_(False),
         Dependency.dependency_type.not_in(NOT_RANKED_TYPES),
     )
-
-
-def _chunks(ids: Iterable[int]) -> Iterable[list[int]]:
-    ordered = sorted(set(ids))
-    for start in range(0, len(ordered), _MAX_IDS):
-        yield ordered[start : start + _MAX_IDS]
 
 
 class Rollups:
@@ -237,7 +230,7 @@ class Rollups:
 
     async def pairs_of_repositories(self, repository_ids: Iterable[int]) -> set[Pair]:
         pairs: set[Pair] = set()
-        for chunk in _chunks(repository_ids):
+        for chunk in id_chunks(repository_ids):
             rows = await self.session.execute(
                 select(Dependency.package_id, Dependency.owner_id).where(
                     Dependency.repository_id.in_(chunk)
@@ -252,7 +245,7 @@ class Rollups:
         Returns the pairs refreshed.
         """
         pairs: set[Pair] = set()
-        for chunk in _chunks(owner_ids):
+        for chunk in id_chunks(owner_ids):
             stored = select(DependentOwner.package_id, DependentOwner.owner_id).where(
                 DependentOwner.owner_id.in_(chunk)
             )
@@ -298,7 +291,7 @@ class Rollups:
     async def edges_of(self, package_ids: Collection[int]) -> int:
         """How many edges these packages have, by their counters (to price a refresh)."""
         total = 0
-        for chunk in _chunks(package_ids):
+        for chunk in id_chunks(package_ids):
             statement = select(func.coalesce(func.sum(Package.dependent_repositories_count), 0))
             total += int(await self.session.scalar(statement.where(Package.id.in_(chunk))) or 0)
         return total
@@ -323,7 +316,7 @@ class Rollups:
         await self.session.execute(DropConstraint(_ROLLUPS.primary_key))
 
     async def _create_indexes(self) -> None:
-        await self.session.execute(text("SET LOCAL maintenance_work_mem = '512MB'"))
+        await self.session.execute(text(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"))
         await self.session.execute(AddConstraint(_ROLLUPS.primary_key))
         for index in sorted(_ROLLUPS.indexes, key=lambda index: str(index.name)):
             await self.session.execute(CreateIndex(index))
