@@ -30,6 +30,9 @@ class _BrokenRedis(fakeredis.FakeAsyncRedis):
     async def ping(self, *args: object, **kwargs: object) -> None:  # type: ignore[override]
         raise RedisConnectionError("connection refused")
 
+    async def evalsha(self, *args: object, **kwargs: object) -> None:
+        raise RedisConnectionError("connection refused")
+
     def pipeline(self, *args: object, **kwargs: object) -> Any:
         raise RedisConnectionError("connection refused")
 
@@ -73,13 +76,25 @@ async def test_generations_start_at_zero_and_bump(any_cache: Cache) -> None:
 
 
 async def test_bumping_many_ids_bumps_each_once(any_cache: Cache) -> None:
-    ids = list(range(2500))  # more than one pipeline chunk
+    ids = list(range(2500))  # more than one script call
 
     await any_cache.bump("package", ids)
     await any_cache.bump("package", [])
 
     assert {await any_cache.version("package", id_) for id_ in (0, 999, 1000, 2499)} == {1}
     assert await any_cache.version("package", 2500) == 0
+
+
+async def test_bumps_survive_a_server_that_forgot_the_script() -> None:
+    client = fakeredis.FakeAsyncRedis()
+    cache = Cache(RedisBackend(client))
+    await cache.bump("package", [1])
+    # A restarted or failed-over server has no scripts loaded: EVALSHA answers NOSCRIPT.
+    await client.script_flush()
+
+    await cache.bump("package", [1, 2])
+
+    assert (await cache.version("package", 1), await cache.version("package", 2)) == (2, 1)
 
 
 async def test_entries_expire_after_their_ttl() -> None:

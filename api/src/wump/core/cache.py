@@ -19,7 +19,7 @@ from redis.exceptions import RedisError
 log = structlog.get_logger(__name__)
 
 SCHEMA_VERSION = 1
-_PIPELINE_CHUNK = 1000
+_SCRIPT_CHUNK = 1000
 M = TypeVar("M", bound=BaseModel)
 
 
@@ -78,9 +78,17 @@ class MemoryBackend:
         self._data.clear()
 
 
+# INCR has no multi-key form. A pipeline of single INCRs costs the client about 13 µs
+# a key (packing each command in Python), which made the generation bumps after a big
+# ingest batch take longer than the batch; one script call per chunk is 8x cheaper.
+# Every key of a call is on one server: wump does not run against Redis Cluster.
+_INCR_ALL = "for _, key in ipairs(KEYS) do redis.call('INCR', key) end return #KEYS"
+
+
 class RedisBackend:
     def __init__(self, client: Redis) -> None:
         self.client = client
+        self._incr_all = client.register_script(_INCR_ALL)
 
     async def get(self, key: str) -> bytes | None:
         value = await self.client.get(key)
@@ -98,11 +106,8 @@ class RedisBackend:
     async def incr_many(self, keys: list[str]) -> None:
         # One round trip per chunk instead of one per key: a big ingest touches
         # hundreds of thousands of packages.
-        for start in range(0, len(keys), _PIPELINE_CHUNK):
-            async with self.client.pipeline(transaction=False) as pipe:
-                for key in keys[start : start + _PIPELINE_CHUNK]:
-                    pipe.incr(key)
-                await pipe.execute()
+        for start in range(0, len(keys), _SCRIPT_CHUNK):
+            await self._incr_all(keys=keys[start : start + _SCRIPT_CHUNK])
 
     async def ping(self) -> None:
         await self.client.ping()
