@@ -468,3 +468,34 @@ async def test_a_package_whose_purl_is_taken_is_reported_and_the_batch_goes_on(
         "acme/rocket: pypi package 'httpx' conflicts with a stored package's purl"
     ]
     assert set(await edges(session)) == {("acme/rocket", "pkg:pypi/rich")}
+
+
+async def test_a_package_stored_between_lookup_and_insert_is_not_stored_twice(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Another writer stores `httpx` after this batch looked its packages up: the
+    # lookup saw none stored, so the insert runs without its anti-join and collides.
+    stored = await create_package(session, name="httpx", purl="pkg:pypi/httpx")
+    real_ids = Loader._ids
+    lookups: list[str] = []
+
+    async def lookup_before_the_other_writer(
+        self: Loader, target: Table, stage: Table, keys: Sequence[str]
+    ) -> dict[Any, int]:
+        lookups.append(target.name)
+        if lookups.count("packages") == 1 and target.name == "packages":
+            return {}
+        return await real_ids(self, target, stage, keys)
+
+    monkeypatch.setattr(Loader, "_ids", lookup_before_the_other_writer)
+
+    stats = await Loader(session).load([snap("acme/rocket", [dep("httpx"), dep("rich")])])
+    await commit(session)
+
+    assert stats.failures == []
+    assert stats.packages_new == 1
+    packages = (await session.execute(select(Package.name, Package.id))).all()
+    assert sorted(name for name, _ in packages) == ["httpx", "rich"]
+    stored_edges = await edges(session)
+    assert stored_edges[("acme/rocket", "pkg:pypi/httpx")].package_id == stored.id
+    assert lookups.count("packages") == 2  # looked up again after the collision

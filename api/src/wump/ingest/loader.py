@@ -624,12 +624,18 @@ class Loader:
         keys: Sequence[str],
         values: dict[str, ColumnElement[Any]],
         returning: Sequence[str] = (),
+        *,
+        none_stored: bool = False,
     ) -> list[Row]:
-        """Insert the staged rows not stored yet; returns (id, *keys, *returning) of each."""
-        absent = ~exists().where(_matches(target, stage, keys))
-        inserted = self.bulk.insert(target).from_select(
-            list(values), select(*values.values()).where(absent)
-        )
+        """Insert the staged rows not stored yet; returns (id, *keys, *returning) of each.
+
+        With `none_stored` (the lookup found none of them) the anti-join is left out:
+        it reads the whole target table, which grows with every batch of a big load.
+        """
+        # SQLite reads `SELECT ... FROM t ON CONFLICT` as a join unless a WHERE comes first.
+        absent = true() if none_stored else ~exists().where(_matches(target, stage, keys))
+        rows = select(*values.values()).where(absent)
+        inserted = self.bulk.insert(target).from_select(list(values), rows)
         columns = (target.c.id, *(target.c[name] for name in (*keys, *returning)))
         try:
             # A plain INSERT costs about half of one with ON CONFLICT, which only a
@@ -656,7 +662,9 @@ class Loader:
         ids = await self._ids(target, stage, keys)
         if len(ids) >= wanted:
             return ids, []
-        inserted = await self._insert_missing(target, stage, keys, values, returning)
+        inserted = await self._insert_missing(
+            target, stage, keys, values, returning, none_stored=not ids
+        )
         ids.update((tuple(row[1 : 1 + len(keys)]), row[0]) for row in inserted)
         await self.bulk.grown(target, len(inserted))
         if len(ids) < wanted:
