@@ -19,7 +19,7 @@ import httpx
 import redis.asyncio as aioredis
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bench.bench_ingest import drop_database, recreate_database
+from bench.bench_ingest import drop_database, load, recreate_database
 from bench.perf import graph, ingest, queries, report, server
 from wump.core import migrations
 from wump.core.cache import Cache, MemoryBackend
@@ -151,16 +151,16 @@ async def ingestion(args: argparse.Namespace, settings: Settings, g: graph.Graph
     url = args.database_url
     copy = await ingest.copy_seconds(url, g)
     print(f"COPY yardstick: {g.edges / copy:,.0f} edges/s", flush=True)
-    first, stats = await ingest.load(settings, g.snapshots, args.batch_edges)
+    first, stats = await load(settings, g.snapshots, args.batch_edges)
     print(f"first load: {g.edges / first:,.0f} edges/s ({first:.1f}s)", flush=True)
     loader_peak = ingest.peak_rss_mb()
     changed = graph.changed(g, args.seed)
     changed_edges = sum(len(s.dependencies) for s in changed)
     before = await ingest.table_writes(url)
-    incremental, _ = await ingest.load(settings, changed, args.batch_edges)
+    incremental, _ = await load(settings, changed, args.batch_edges)
     middle = await ingest.table_writes(url)
     content = await ingest.digest(url)
-    rerun, _ = await ingest.load(settings, changed, args.batch_edges)
+    rerun, _ = await load(settings, changed, args.batch_edges)
     after = await ingest.table_writes(url)
     unchanged = content == await ingest.digest(url)
     print(f"incremental: {changed_edges / incremental:,.0f} edges/s; rerun unchanged: {unchanged}")

@@ -2,19 +2,9 @@
 
 import asyncio
 import time
-from collections.abc import Sequence
-from typing import Any
 
-import asyncpg  # type: ignore[import-untyped]
-from sqlalchemy.engine import make_url
-
-from bench.bench_ingest import batches
+from bench.bench_ingest import connect
 from bench.perf.graph import Graph
-from wump.core.cache import Cache, MemoryBackend
-from wump.core.config import Settings
-from wump.core.db import commit, create_engine, create_sessionmaker
-from wump.ingest.initial import deferred_edge_indexes
-from wump.ingest.loader import Loader, LoadStats, Snapshot
 
 TABLES = ("owners", "organizations", "repositories", "packages", "dependencies")
 # Content of the graph without bookkeeping timestamps: equal digests mean nothing changed.
@@ -23,17 +13,6 @@ SELECT md5(string_agg(d.repository_id || ':' || d.package_id || ':' || d.require
        || d.dependency_type || ':' || d.is_direct, ',' ORDER BY d.repository_id, d.package_id))
 FROM dependencies d
 """
-
-
-async def connect(url: str) -> Any:
-    parsed = make_url(url)
-    return await asyncpg.connect(
-        host=parsed.host,
-        port=parsed.port or 5432,
-        user=parsed.username,
-        password=parsed.password,
-        database=parsed.database,
-    )
 
 
 def peak_rss_mb() -> float:
@@ -46,33 +25,6 @@ def _status_mb(pid: str, field: str) -> float:
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
     return 0.0
-
-
-async def load(
-    settings: Settings, snapshots: Sequence[Snapshot], edges_per_batch: int
-) -> tuple[float, LoadStats]:
-    """Seconds to load `snapshots` batch by batch, one commit per batch, as `wump ingest` does."""
-    engine = create_engine(settings, statement_timeout=None)
-    total = LoadStats()
-    try:
-        started = time.perf_counter()
-        # As `wump ingest` runs: edge indexes built after an initial load, rollups
-        # refreshed once after the last batch.
-        async with create_sessionmaker(engine)() as session:
-            cache = Cache(MemoryBackend(max_entries=100_000))
-            loader = Loader(session, cache=cache, defer_rollups=True)
-            async with deferred_edge_indexes(engine):
-                for batch in batches(snapshots, edges_per_batch):
-                    total.add(await loader.load(batch))
-                    await commit(session)
-            await loader.finish()
-            await commit(session)
-        elapsed = time.perf_counter() - started
-    finally:
-        await engine.dispose()
-    if total.failures:
-        raise RuntimeError(f"{len(total.failures)} snapshots failed, e.g. {total.failures[0]}")
-    return elapsed, total
 
 
 async def copy_seconds(url: str, graph: Graph) -> float:
