@@ -5,6 +5,7 @@ import fakeredis
 import pytest
 from pydantic import BaseModel
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import ResponseError
 
 from wump.core.cache import SCHEMA_VERSION, Cache, MemoryBackend, RedisBackend
 
@@ -95,6 +96,21 @@ async def test_bumps_survive_a_server_that_forgot_the_script() -> None:
     await cache.bump("package", [1, 2])
 
     assert (await cache.version("package", 1), await cache.version("package", 2)) == (2, 1)
+
+
+class _NoScripts(fakeredis.FakeAsyncRedis):
+    async def evalsha(self, *args: object, **kwargs: object) -> None:
+        raise ResponseError("unknown command 'EVALSHA'")
+
+
+async def test_bumps_still_happen_on_a_server_that_refuses_scripts() -> None:
+    cache = Cache(RedisBackend(_NoScripts()))
+
+    await cache.bump("package", range(1500))
+    await cache.bump("package", [0])
+
+    assert await cache.version("package", 0) == 2
+    assert await cache.version("package", 1499) == 1
 
 
 async def test_entries_expire_after_their_ttl() -> None:

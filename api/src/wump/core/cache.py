@@ -14,7 +14,7 @@ from typing import Protocol, TypeVar
 import structlog
 from pydantic import BaseModel, ValidationError
 from redis.asyncio import Redis
-from redis.exceptions import RedisError
+from redis.exceptions import RedisError, ResponseError
 
 log = structlog.get_logger(__name__)
 
@@ -107,7 +107,18 @@ class RedisBackend:
         # One round trip per chunk instead of one per key: a big ingest touches
         # hundreds of thousands of packages.
         for start in range(0, len(keys), _SCRIPT_CHUNK):
-            await self._incr_all(keys=keys[start : start + _SCRIPT_CHUNK])
+            chunk = keys[start : start + _SCRIPT_CHUNK]
+            try:
+                await self._incr_all(keys=chunk)
+            except ResponseError as exc:
+                # A server that refuses scripts (some managed services turn them off):
+                # a missed bump would serve stale answers, so take the slow way. A key
+                # the script had already bumped moves twice, which is harmless.
+                log.warning("cache_script_refused", error=str(exc)[:200], keys=len(chunk))
+                async with self.client.pipeline(transaction=False) as pipe:
+                    for key in chunk:
+                        pipe.incr(key)
+                    await pipe.execute()
 
     async def ping(self) -> None:
         await self.client.ping()
