@@ -1,5 +1,6 @@
 """The limiter keeps answering when its shared store fails, and goes back to it."""
 
+import asyncio
 import uuid
 
 import pytest
@@ -76,3 +77,23 @@ async def test_shared_counters_stay_two_small_keys_however_many_hits() -> None:
     assert decisions[-1].remaining == 10_000 - 300
     assert 1 <= len(keys) <= 2
     assert types == {b"string"}
+
+
+@pytest.mark.redis
+async def test_a_burst_larger_than_the_pool_waits_for_connections_and_stays_shared() -> None:
+    prefix = f"wumptest-{uuid.uuid4().hex[:8]}:ratelimit"
+    limiter = RateLimiter(
+        shared_storage(VALKEY_URL, timeout_seconds=5.0, key_prefix=prefix, max_connections=4)
+    )
+
+    decisions = await asyncio.gather(
+        *(limiter.hit("key:burst", per_minute=100) for _ in range(300))
+    )
+    valkey = Redis.from_url(VALKEY_URL)
+    await valkey.delete(*[key async for key in valkey.scan_iter(f"{prefix}:*")])
+    await valkey.aclose()
+    await limiter.close()
+
+    # Every hit was counted on Valkey: none fell back to an in-process window.
+    assert limiter.backend == "redis"
+    assert sum(d.allowed for d in decisions) == 100

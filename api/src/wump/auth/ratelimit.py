@@ -19,7 +19,7 @@ hit costs no round trip, so the exact moving window stays there.
 import math
 import time
 from dataclasses import dataclass
-from typing import cast
+from typing import Any, cast
 
 import structlog
 from limits import RateLimitItemPerMinute
@@ -31,13 +31,17 @@ from limits.aio.strategies import (
 )
 from limits.aio.strategies import RateLimiter as Strategy
 from limits.errors import StorageError
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 
 log = structlog.get_logger(__name__)
 
 # After a shared-store failure, don't try it again for this long: each try could
 # cost a socket timeout on the request path.
 RETRY_SHARED_AFTER_SECONDS = 5.0
+# Connections to Valkey per API process. A burst of requests waits for one (up to
+# the store timeout) instead of failing: `limits`' own pool raises once 1,000 are
+# out, which sent a 500-request burst to the local fallback.
+SHARED_CONNECTIONS = 64
 
 
 # What a request costs against the caller's per-minute limit. Exports stream
@@ -65,15 +69,28 @@ class Decision:
 
 
 def shared_storage(
-    valkey_url: str, *, timeout_seconds: float, key_prefix: str = "wump:ratelimit"
+    valkey_url: str,
+    *,
+    timeout_seconds: float,
+    key_prefix: str = "wump:ratelimit",
+    max_connections: int = SHARED_CONNECTIONS,
 ) -> RedisStorage:
+    pool = BlockingConnectionPool.from_url(
+        valkey_url,
+        max_connections=max_connections,
+        timeout=timeout_seconds,
+        socket_timeout=timeout_seconds,
+        socket_connect_timeout=timeout_seconds,
+    )
+    # `limits` passes a `connection_pool` option on to redis-py; its stubs only know
+    # scalar options.
+    options: dict[str, Any] = {"connection_pool": pool}
     return RedisStorage(
         f"async+{valkey_url}",
         implementation="redispy",
         wrap_exceptions=True,
         key_prefix=key_prefix,
-        socket_timeout=timeout_seconds,
-        socket_connect_timeout=timeout_seconds,
+        **options,
     )
 
 
@@ -134,4 +151,7 @@ class RateLimiter:
         if self._shared_storage is not None:
             bridge = self._shared_storage.bridge
             if isinstance(bridge, RedispyBridge):
-                await cast(Redis, bridge.get_connection()).aclose()
+                client = cast(Redis, bridge.get_connection())
+                await client.aclose()
+                # A client given its pool leaves the pool's connections open.
+                await client.connection_pool.disconnect()
