@@ -327,8 +327,8 @@ async def test_a_failure_mid_snapshot_keeps_the_other_repositories_and_nothing_h
     real_upsert = loader_module.Loader._upsert_repositories
     real_copy = BulkWriter.copy
 
-    async def upsert(self: Loader, prepared: Any, owner_ids: Any, now: Any) -> Any:
-        result = await real_upsert(self, prepared, owner_ids, now)
+    async def upsert(self: Loader, rows: Any, now: Any) -> Any:
+        result = await real_upsert(self, rows, now)
         doomed.clear()
         doomed.update(id_ for (_, key), id_ in result[0].items() if key == "doomed/second")
         return result
@@ -499,3 +499,68 @@ async def test_a_package_stored_between_lookup_and_insert_is_not_stored_twice(
     stored_edges = await edges(session)
     assert stored_edges[("acme/rocket", "pkg:pypi/httpx")].package_id == stored.id
     assert lookups.count("packages") == 2  # looked up again after the collision
+
+
+def _staged_packages(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Records the package names each `stage` of the packages' staging table held."""
+    batches: list[list[str]] = []
+    real_stage = BulkWriter.stage
+
+    async def stage(self: BulkWriter, table: Table, rows: Sequence[Any]) -> None:
+        if table.name == "wump_stage_packages":
+            batches.append(sorted(row[1] for row in rows))
+        await real_stage(self, table, rows)
+
+    monkeypatch.setattr(BulkWriter, "stage", stage)
+    return batches
+
+
+async def test_packages_committed_by_an_earlier_batch_are_not_looked_up_again(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = _staged_packages(monkeypatch)
+    loader = Loader(session)
+    await loader.load([snap("acme/one", [dep("httpx"), dep("rich")])])
+    await commit(session)
+
+    await loader.load([snap("acme/two", [dep("httpx"), dep("pydantic")])])
+    await commit(session)
+
+    assert staged == [["httpx", "rich"], ["pydantic"]]
+    stored = await edges(session)
+    ids = dict((await session.execute(select(Package.purl, Package.id))).all())
+    assert stored[("acme/two", "pkg:pypi/httpx")].package_id == ids["pkg:pypi/httpx"]
+    assert stored[("acme/two", "pkg:pypi/pydantic")].package_id == ids["pkg:pypi/pydantic"]
+
+
+async def test_package_ids_of_a_batch_that_was_not_committed_are_not_reused(
+    session: AsyncSession, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    staged = _staged_packages(monkeypatch)
+    loader = Loader(session)
+    await loader.load([snap("acme/one", [dep("httpx")])])
+    # No commit yet: the next batch looks `httpx` up again.
+    await loader.load([snap("acme/two", [dep("httpx")])])
+
+    assert staged == [["httpx"], ["httpx"]]
+
+
+async def test_a_stale_cached_package_id_costs_a_retry_not_the_batch(
+    session: AsyncSession,
+) -> None:
+    loader = Loader(session)
+    await loader.load([snap("acme/one", [dep("httpx")])])
+    await commit(session)
+    # As if the cached id had been voided after it was cached: it names no package.
+    loader._package_ids = dict.fromkeys(loader._package_ids, 999_999)
+
+    stats = await loader.load(
+        [snap("acme/two", [dep("httpx")]), snap("acme/three", [dep("httpx")])]
+    )
+    await commit(session)
+
+    assert stats.failures == []
+    stored = await edges(session)
+    package_id = (await session.execute(select(Package.id))).scalar_one()
+    assert {edge.package_id for edge in stored.values()} == {package_id}
+    assert len(stored) == 3

@@ -68,8 +68,13 @@ class MemoryBackend:
         return value
 
     async def incr_many(self, keys: list[str]) -> None:
+        # `incr` inlined: an ingest batch bumps tens of thousands of keys at once.
+        data = self._data
         for key in keys:
-            await self.incr(key)
+            entry = data.get(key)
+            current = 0 if entry is None else int(entry[1])
+            data[key] = (None, str(current + 1).encode())
+            data.move_to_end(key)
 
     async def ping(self) -> None:
         return None
@@ -191,7 +196,8 @@ class Cache:
 
     async def bump(self, kind: str, ids: Iterable[object]) -> None:
         """Invalidate everything cached about these objects. Call after commit."""
-        keys = [self.version_key(kind, id_) for id_ in ids]
+        prefix = self.version_key(kind, "")
+        keys = [f"{prefix}{id_}" for id_ in ids]
         if not keys:
             return
         try:

@@ -92,8 +92,13 @@ _PENDING_CHUNK = 200_000
 _PAIR_COST = 8
 # Identities are cached across batches; popular packages repeat in every batch.
 _IDENTITY_CACHE_SIZE = 500_000
+# So are the ids of committed packages, which never change: a batch stages and looks
+# up only the packages no earlier batch stored.
+_PACKAGE_ID_CACHE_SIZE = 1_000_000
 _SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
-_TYPE_RANK = {kind: rank for rank, kind in enumerate(TYPE_STRENGTH)}
+# By the type's value: edges carry plain strings, whose hashes are cached, where an
+# enum member's hash is a Python call.
+_TYPE_RANK = {kind.value: rank for rank, kind in enumerate(TYPE_STRENGTH)}
 
 
 # Which source's details an edge keeps when several report it: manifests and SBOMs
@@ -154,6 +159,14 @@ class RepositoryRef:
     default_branch: str | None = None
     html_url: str | None = None
     description: str | None = None
+    # The case-folded keys, computed once: a batch reads them several times a snapshot.
+    key: tuple[str, str] = field(init=False, repr=False, compare=False)
+    owner_key: tuple[str, str] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        host = self.host.lower()
+        object.__setattr__(self, "key", (host, f"{self.owner}/{self.name}".lower()))
+        object.__setattr__(self, "owner_key", (host, self.owner.lower()))
 
     @classmethod
     def parse(cls, full_name: str, **fields: Any) -> "RepositoryRef":
@@ -174,14 +187,6 @@ class RepositoryRef:
     @property
     def full_name(self) -> str:
         return f"{self.owner}/{self.name}"
-
-    @property
-    def key(self) -> tuple[str, str]:
-        return (self.host.lower(), self.full_name.lower())
-
-    @property
-    def owner_key(self) -> tuple[str, str]:
-        return (self.host.lower(), self.owner.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -239,8 +244,9 @@ class LoadStats:
 
 
 PackageKey = tuple[str, str]
-# requirement, type, is_direct, manifest_path: one per package in a snapshot.
-EdgeDetails = tuple[str, DependencyType, bool, str]
+# requirement, type (its value), is_direct, manifest_path: one per package in a snapshot.
+EdgeDetails = tuple[str, str, bool, str]
+Known = tuple[PackageKey, PackageIdentity] | str
 
 
 @dataclass(slots=True)
@@ -259,11 +265,14 @@ class _Written:
     stats: LoadStats = field(default_factory=LoadStats)
     package_ids: set[int] = field(default_factory=set)
     organization_ids: set[int] = field(default_factory=set)
+    # The ids this write looked up or stored, by package key.
+    resolved_packages: dict[PackageKey, int] = field(default_factory=dict)
 
     def add(self, other: "_Written") -> None:
         self.stats.add(other.stats)
         self.package_ids |= other.package_ids
         self.organization_ids |= other.organization_ids
+        self.resolved_packages |= other.resolved_packages
 
 
 _STAGE_OWNERS = stage_table(
@@ -399,7 +408,11 @@ class Loader:
         self.rollups = Rollups(session, weights or ScoringWeights())
         self.started_at: datetime | None = None
         self._last_tick: datetime | None = None
-        self._identities: dict[tuple[str, str], tuple[PackageKey, PackageIdentity] | str] = {}
+        # Per ecosystem, then by name as written: a snapshot's names share an ecosystem,
+        # so the loop hashes names only.
+        self._identities: dict[Ecosystem | str, dict[str, Known]] = {}
+        self._identities_cached = 0
+        self._package_ids: dict[PackageKey, int] = {}
 
     async def load(self, snapshots: Sequence[Snapshot]) -> LoadStats:
         """Store a batch of snapshots. Only flushes; the caller commits."""
@@ -409,7 +422,20 @@ class Loader:
         if prepared:
             written = await self._write_isolated(prepared, now, stats)
             self._bump_after_commit(written)
+            self._remember_after_commit(written.resolved_packages)
         return stats
+
+    def _remember_after_commit(self, package_ids: dict[PackageKey, int]) -> None:
+        """Cache package ids once they are committed: until then a rollback may void them."""
+        if not package_ids:
+            return
+
+        async def remember() -> None:
+            if len(self._package_ids) + len(package_ids) > _PACKAGE_ID_CACHE_SIZE:
+                self._package_ids.clear()
+            self._package_ids.update(package_ids)
+
+        after_commit(self.session, remember)
 
     async def _write_isolated(
         self, prepared: list[_Prepared], now: datetime, stats: LoadStats
@@ -424,6 +450,8 @@ class Loader:
                 stats.failures.append(f"{prepared[0].label}: {_describe(exc)}")
                 return _Written()
             log.warning("batch_failed_retrying_each_snapshot", error=_describe(exc))
+            # Should a cached id have been the cause, the retries look every package up.
+            self._package_ids.clear()
             return await self._write_one_by_one(prepared, now, stats)
         stats.add(written.stats)
         return written
@@ -520,10 +548,15 @@ class Loader:
     ) -> dict[PackageKey, EdgeDetails]:
         """One edge per package: the strongest type wins, direct if any entry was."""
         edges: dict[PackageKey, EdgeDetails] = {}
+        ecosystem: Ecosystem | None = None
+        names: dict[str, Known] = {}
         for dependency in snapshot.dependencies:
-            known = self._identities.get((dependency.ecosystem, dependency.name))
+            if dependency.ecosystem is not ecosystem:
+                ecosystem = dependency.ecosystem
+                names = self._names(ecosystem)
+            known = names.get(dependency.name)
             if known is None:
-                known = self._identify(dependency.ecosystem, dependency.name)
+                known = self._identify(ecosystem, dependency.name)
             kind: DependencyType | None = dependency.dependency_type
             if type(kind) is not DependencyType:
                 kind = _dependency_type(kind)
@@ -534,7 +567,7 @@ class Loader:
             key = known[0]
             details = (
                 dependency.requirement[:MAX_REQUIREMENT] or "*",
-                kind,
+                kind._value_,
                 dependency.is_direct,
                 dependency.manifest_path[:MAX_MANIFEST_PATH],
             )
@@ -546,9 +579,15 @@ class Loader:
                 edges[key] = _stronger(current, details)
         return edges
 
+    def _names(self, ecosystem: Ecosystem | str) -> dict[str, Known]:
+        names = self._identities.get(ecosystem)
+        if names is None:
+            names = self._identities[ecosystem] = {}
+        return names
+
     def identity(self, ecosystem: Ecosystem | str, name: str) -> PackageIdentity | str:
         """The package's identity, or why the name is not valid (cached)."""
-        known = self._identities.get((ecosystem, name)) or self._identify(ecosystem, name)
+        known = self._names(ecosystem).get(name) or self._identify(ecosystem, name)
         return known if isinstance(known, str) else known[1]
 
     def _identify(
@@ -564,24 +603,24 @@ class Loader:
                 result = f"{ecosystem} package name {name[:80]!r}... is too long"
             else:
                 result = ((identity.ecosystem.value, identity.normalized_name), identity)
-        if len(self._identities) >= _IDENTITY_CACHE_SIZE:
+        if self._identities_cached >= _IDENTITY_CACHE_SIZE:
             self._identities.clear()
-        self._identities[(ecosystem, name)] = result
+            self._identities_cached = 0
+        self._names(ecosystem)[name] = result
+        self._identities_cached += 1
         return result
 
     # -- the set-based write of one batch -----------------------------------------
 
     async def _write(self, prepared: list[_Prepared], now: datetime) -> _Written:
         owner_ids = await self._upsert_owners(prepared, now)
+        rows = _repository_rows(prepared, owner_ids)
         repository_ids, new_repositories, recount, changed = await self._upsert_repositories(
-            prepared, owner_ids, now
+            rows, now
         )
-        package_ids, packages_new = await self._upsert_packages(prepared)
+        package_ids, packages_new, resolved = await self._upsert_packages(prepared)
         # A new repository's edges get the stars it was stored with.
-        owner_of = {
-            repository_ids[key]: (row[1], row[7] or 0)
-            for key, row in _repository_rows(prepared, owner_ids).items()
-        }
+        owner_of = {repository_ids[key]: (row[1], row[7] or 0) for key, row in rows.items()}
         fresh, merged = self._edge_rows(
             prepared, repository_ids, package_ids, new_repositories, owner_of, now
         )
@@ -606,7 +645,7 @@ class Loader:
             package_ids=reported,
         )
         packages = reported | {package for package, _ in touched}
-        return _Written(stats, packages, set(owner_ids.values()))
+        return _Written(stats, packages, set(owner_ids.values()), resolved)
 
     async def _ids(self, target: Table, stage: Table, keys: Sequence[str]) -> dict[Row, int]:
         """Ids of the stored rows that match a staged row, by their natural key."""
@@ -712,11 +751,10 @@ class Loader:
         return {(host, key): id_ for (host, key), id_ in ids.items()}
 
     async def _upsert_repositories(
-        self, prepared: list[_Prepared], owner_ids: dict[tuple[str, str], int], now: datetime
+        self, rows: dict[tuple[str, str], Row], now: datetime
     ) -> tuple[dict[tuple[str, str], int], set[int], set[int], set[int]]:
-        """Ids of the repositories, those that are new, the owners to recount, and the
-        stored repositories whose metadata changed."""
-        rows = _repository_rows(prepared, owner_ids)
+        """Ids of the repositories (`rows` from `_repository_rows`), those that are new,
+        the owners to recount, and the stored repositories whose metadata changed."""
         stage = _STAGE_REPOSITORIES
         await self.bulk.stage(stage, list(rows.values()))
         c = stage.c
@@ -740,7 +778,9 @@ class Loader:
         )
         recount = {row[3] for row in inserted}
         changed: set[int] = set()
-        if any(any(value is not None for value in row[5:]) for row in rows.values()):
+        # Rows inserted just now already hold the batch's metadata.
+        stored_before = len(inserted) < len(rows)
+        if stored_before and any(any(v is not None for v in row[5:]) for row in rows.values()):
             changed, owners = await self._update_repository_metadata(now)
             recount |= owners
         repository_ids = {(host, key): id_ for (host, key), id_ in ids.items()}
@@ -786,12 +826,22 @@ class Loader:
 
     async def _upsert_packages(
         self, prepared: list[_Prepared]
-    ) -> tuple[dict[PackageKey, int], int]:
+    ) -> tuple[dict[PackageKey, int], int, dict[PackageKey, int]]:
+        """Ids of the batch's packages, how many are new, and those looked up or stored
+        now (the rest came from the committed-id cache)."""
+        cached: dict[PackageKey, int] = {}
         rows: dict[PackageKey, Row] = {}
         for item in prepared:
             for key, identity in item.packages.items():
-                if key not in rows:
+                if key in rows or key in cached:
+                    continue
+                known = self._package_ids.get(key)
+                if known is not None:
+                    cached[key] = known
+                else:
                     rows[key] = (key[0], identity.name, key[1], identity.purl, *_NO_METADATA)
+        if not rows:
+            return cached, 0, {}
         stage = _STAGE_PACKAGES
         await self.bulk.stage(stage, list(rows.values()))
         c = stage.c
@@ -804,7 +854,8 @@ class Loader:
         }
         keys = ("ecosystem", "normalized_name")
         ids, inserted = await self._resolve(_PACKAGES, stage, keys, len(rows), values)
-        return {(eco, name): id_ for (eco, name), id_ in ids.items()}, len(inserted)
+        resolved = {(eco, name): id_ for (eco, name), id_ in ids.items()}
+        return cached | resolved, len(inserted), resolved
 
     def _edge_rows(
         self,
@@ -834,7 +885,7 @@ class Loader:
                 if package_id is None:
                     continue
                 if is_new:
-                    row = (repository_id, package_id, requirement, kind.value, direct, manifest)
+                    row = (repository_id, package_id, requirement, kind, direct, manifest)
                     fresh.append((*row, name, bit, now, now, owner_id, stars))
                     continue
                 previous = merged.get((repository_id, package_id))
@@ -846,7 +897,7 @@ class Loader:
                     repository_id,
                     package_id,
                     requirement,
-                    kind.value,
+                    kind,
                     direct,
                     manifest,
                     name,
@@ -856,7 +907,9 @@ class Loader:
                     owner_id,
                     0,
                 )
-        return _dedupe_fresh(fresh), list(merged.values())
+        # Only several snapshots of one new repository can repeat a pair.
+        repeated = len({item.snapshot.repository.key for item in prepared}) < len(prepared)
+        return _dedupe_fresh(fresh) if repeated else fresh, list(merged.values())
 
     async def _merge_edges(self, rows: list[Row]) -> set[Pair]:
         """Upsert edges of repositories already stored; they stay staged for `_drop_unreported`.
