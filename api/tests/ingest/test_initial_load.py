@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from tests.conftest import DATABASE_URL
 from tests.ingest.sources.test_runner import ListSource, snapshot
+from wump.core import migrations
 from wump.core.config import Settings
 from wump.core.db import create_engine, create_sessionmaker, session_scope
 from wump.ingest.initial import deferred_edge_indexes, restore_edge_indexes
@@ -103,3 +104,23 @@ async def test_a_graph_with_edges_keeps_its_indexes_and_a_lost_one_comes_back(
     assert indexes >= EDGE_INDEXES
     assert fks >= EDGE_FOREIGN_KEYS
     assert await restore_edge_indexes(fresh_engine) == 0
+
+
+async def _edge_storage(engine: AsyncEngine) -> list[str] | None:
+    async with engine.connect() as connection:
+        options = await connection.scalar(
+            text("SELECT reloptions FROM pg_class WHERE relname = 'dependencies'")
+        )
+    return list(options) if options is not None else None
+
+
+async def test_edges_leave_room_on_their_pages_for_re_ingest_updates(
+    fresh_engine: AsyncEngine,
+) -> None:
+    assert await _edge_storage(fresh_engine) == ["fillfactor=70"]
+
+    await migrations.downgrade(fresh_engine, "0002")
+    assert await _edge_storage(fresh_engine) is None
+
+    await migrations.upgrade(fresh_engine)
+    assert await _edge_storage(fresh_engine) == ["fillfactor=70"]
