@@ -34,7 +34,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from wump.core import migrations
-from wump.core.bulk import INDEX_BUILD_MEMORY
+from wump.core.bulk import SET_INDEX_BUILD_MEMORY
 from wump.core.cache import Cache, MemoryBackend, RedisBackend, redis_client
 from wump.core.config import ScoringWeights, Settings
 from wump.core.db import create_engine, create_sessionmaker
@@ -306,10 +306,9 @@ async def floors(url: str, settings: Settings) -> Floors:
                             columns=columns)  # fmt: skip
         keys = await _timed(connection.execute, ";".join(_twin_keys("dependencies", "bench_edges")))
         await connection.execute("DROP TABLE bench_edges")
-        await connection.execute(
-            f"CREATE TABLE bench_edges (LIKE dependencies INCLUDING ALL){storage};"
-            + _twin_foreign_keys("bench_edges")
-        )
+        indexed_twin = f"CREATE TABLE bench_edges (LIKE dependencies INCLUDING ALL){storage}"
+        foreign_keys = _twin_foreign_keys("dependencies", "bench_edges")
+        await connection.execute(";".join([indexed_twin, *foreign_keys]))
         await connection.execute("CHECKPOINT")
         indexed = await _timed(connection.copy_records_to_table, "bench_edges", records=records,
                                columns=columns)  # fmt: skip
@@ -342,26 +341,29 @@ async def rollups_floor(settings: Settings) -> float:
 
 
 def _twin_keys(table: str, twin: str) -> list[str]:
-    """DDL giving `twin` the primary key and indexes of `table`, and its foreign keys."""
+    """DDL giving `twin` the primary key, indexes and foreign keys of `table`."""
     target = cast(Table, Base.metadata.tables[table])
     key = ", ".join(column.name for column in target.primary_key.columns)
-    statements = [f"SET maintenance_work_mem = '{INDEX_BUILD_MEMORY}'",
-                  f"ALTER TABLE {twin} ADD PRIMARY KEY ({key})"]  # fmt: skip
+    statements = [SET_INDEX_BUILD_MEMORY, f"ALTER TABLE {twin} ADD PRIMARY KEY ({key})"]
     statements += [
         f"CREATE INDEX ON {twin} ({', '.join(str(c.name) for c in index.columns)})"
         for index in target.indexes
     ]
-    if table == "dependencies":
-        statements.append(_twin_foreign_keys(twin))
+    return statements + _twin_foreign_keys(table, twin)
+
+
+def _twin_foreign_keys(table: str, twin: str) -> list[str]:
+    """DDL giving `twin` the foreign keys of `table`, as the models declare them."""
+    statements = []
+    for fk in cast(Table, Base.metadata.tables[table]).foreign_key_constraints:
+        columns = ", ".join(element.parent.name for element in fk.elements)
+        referred = ", ".join(element.column.name for element in fk.elements)
+        on_delete = f" ON DELETE {fk.ondelete}" if fk.ondelete else ""
+        statements.append(
+            f"ALTER TABLE {twin} ADD FOREIGN KEY ({columns})"
+            f" REFERENCES {fk.referred_table.name} ({referred}){on_delete}"
+        )
     return statements
-
-
-def _twin_foreign_keys(twin: str) -> str:
-    return (
-        f"ALTER TABLE {twin}"
-        " ADD FOREIGN KEY (repository_id) REFERENCES repositories (id) ON DELETE CASCADE,"
-        " ADD FOREIGN KEY (package_id) REFERENCES packages (id) ON DELETE CASCADE"
-    )
 
 
 async def _timed(call: Any, *args: Any, **kwargs: Any) -> float:

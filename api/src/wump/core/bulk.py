@@ -17,8 +17,10 @@ Row = tuple[Any, ...]
 
 # Both databases cap bound parameters near 32k per statement.
 MAX_IDS_PER_STATEMENT = 10_000
-# Index builds after a bulk load sort in memory up to this much, then spill to disk.
+# Index builds after a bulk load sort in memory up to this much, then spill to disk;
+# run this in the transaction that builds them.
 INDEX_BUILD_MEMORY = "512MB"
+SET_INDEX_BUILD_MEMORY = f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"
 
 ANALYZE_AFTER_ROWS = 100
 

@@ -21,7 +21,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
-from wump.core.bulk import INDEX_BUILD_MEMORY
+from wump.core.bulk import SET_INDEX_BUILD_MEMORY
 from wump.models import Dependency
 
 log = structlog.get_logger(__name__)
@@ -48,7 +48,7 @@ async def restore_edge_indexes(engine: AsyncEngine) -> int:
         return 0
     created = 0
     async with engine.begin() as connection:
-        await connection.execute(text(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"))
+        await connection.execute(text(SET_INDEX_BUILD_MEMORY))
         existing_indexes = await connection.run_sync(
             lambda sync: {str(ix["name"]) for ix in inspect(sync).get_indexes(_EDGES.name)}
         )

@@ -43,7 +43,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.schema import AddConstraint, CreateIndex, DropConstraint, DropIndex
 
-from wump.core.bulk import INDEX_BUILD_MEMORY, BulkWriter, id_chunks, stage_table
+from wump.core.bulk import SET_INDEX_BUILD_MEMORY, BulkWriter, id_chunks, stage_table
 from wump.core.config import ScoringWeights
 from wump.models import (
     Dependency,
@@ -316,7 +316,7 @@ class Rollups:
         await self.session.execute(DropConstraint(_ROLLUPS.primary_key))
 
     async def _create_indexes(self) -> None:
-        await self.session.execute(text(f"SET LOCAL maintenance_work_mem = '{INDEX_BUILD_MEMORY}'"))
+        await self.session.execute(text(SET_INDEX_BUILD_MEMORY))
         await self.session.execute(AddConstraint(_ROLLUPS.primary_key))
         for index in sorted(_ROLLUPS.indexes, key=lambda index: str(index.name)):
             await self.session.execute(CreateIndex(index))
